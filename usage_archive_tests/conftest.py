@@ -12,10 +12,8 @@ import pytest
 
 from usage_archive.devtools.local_postgres import LocalPostgres, PostgresUnavailable, find_or_start
 
-# Dagster must not write into the developer's ~/.dagster during tests.
-os.environ.setdefault("DAGSTER_HOME", "")
-os.environ.pop("DAGSTER_HOME") if not os.environ["DAGSTER_HOME"] else None
-for _name in ("ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+# Tests configure what they use; the developer's own settings must not leak in.
+for _name in ("ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE", "DAGSTER_HOME"):
     os.environ.pop(_name, None)
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",

@@ -176,6 +176,7 @@ def _s3_error_message(exc: Exception, action: str, uri: str) -> str:
     """A one-line explanation of a botocore failure that names the object and the S3 error code only."""
     response = getattr(exc, "response", None) or {}
     code = response.get("Error", {}).get("Code") or type(exc).__name__
+    code = {"403": "AccessDenied", "Forbidden": "AccessDenied"}.get(code, code)  # bodiless 403 replies
     hints = {
         "AccessDenied": "the credentials in use may not do this: check the IAM policy (usage-archive iam-policy)",
         "AllAccessDisabled": "the bucket refuses all access",
@@ -246,7 +247,7 @@ class S3ArchiveStore:
             with open(path, "rb") as body:
                 response = self._call(
                     "upload", key, self.client.put_object, Bucket=self.bucket, Key=self.object_key(key), Body=body,
-                    ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
+                    ChecksumAlgorithm="SHA256", ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
                 )
             version = response.get("VersionId")
         else:
@@ -268,7 +269,7 @@ class S3ArchiveStore:
         args = self._put_args(digest, storage_class, content_type)
         response = self._call(
             "upload", key, self.client.put_object, Bucket=self.bucket, Key=self.object_key(key), Body=data,
-            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
+            ChecksumAlgorithm="SHA256", ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
         )
         return StoredObject(key=key, bytes=len(data), sha256=digest, storage_class=args["StorageClass"],
                             version_id=response.get("VersionId"))

@@ -101,7 +101,7 @@ def build_billing_archive(
                 context.log.info(f"archiving billing month {key[:7]} into {store.uri()}")
                 months.append(archive_month(
                     store, url, [s.export for s in specs], parse_period(key), codec=config.codec,
-                    run_id=context.run_id, log=context.log.info,
+                    run_id=context.run.run_id, log=context.log.info,
                 ))
         except EXPECTED_ERRORS as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None

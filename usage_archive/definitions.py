@@ -9,6 +9,6 @@ import dagster as dg
 from usage_archive.resources import build_resources
 
 defs = dg.Definitions.merge(
-    dg.load_from_defs_folder(project_root=Path(__file__).resolve().parent.parent),
+    dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent / "defs"),
     dg.Definitions(resources=build_resources()),
 )

@@ -61,12 +61,12 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_client(moto_endpoint: str):  # noqa: ANN201
+def s3_client(moto_endpoint: str):
     return boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
 
 
 @pytest.fixture
-def s3_bucket(s3_client) -> str:  # noqa: ANN001
+def s3_bucket(s3_client) -> str:
     """A new, empty, versioned bucket with Object Lock for one test."""
     name = f"archive-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)

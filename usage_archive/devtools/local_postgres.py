@@ -69,7 +69,7 @@ class admin_connection:
         self.conn = psycopg2.connect(url, connect_timeout=5)
         self.conn.autocommit = True
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self.conn.cursor()
 
     def __exit__(self, *exc: object) -> None:
@@ -135,7 +135,7 @@ def find_or_start() -> LocalPostgres:
     configured = os.environ.get("USAGE_ARCHIVE_TEST_PG")
     if configured:
         if not answers(configured):
-            raise PostgresUnavailable(f"USAGE_ARCHIVE_TEST_PG is set but that server does not answer")
+            raise PostgresUnavailable("USAGE_ARCHIVE_TEST_PG is set but that server does not answer")
         return LocalPostgres(admin_url=configured)
     if answers(DEFAULT_URL):
         return LocalPostgres(admin_url=DEFAULT_URL)

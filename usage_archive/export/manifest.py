@@ -4,6 +4,7 @@ schema_version, retention_years, compliance) plus per-file sha256, bytes, column
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -42,6 +43,13 @@ def build_manifest(
                    "bytes": sum(f["bytes"] for f in files)},
         "generator": {"name": "usage_archive", "dagster_run_id": run_id},
     }
+
+
+def format_manifest(manifest: dict[str, Any]) -> str:
+    """Indented JSON with one line per column, for people and for the stored object alike."""
+    text = json.dumps(manifest, indent=2, ensure_ascii=False)
+    return re.sub(r'\{\s+"name": ("[^"]*"),\s+"type": ("[^"]*"),\s+"nullable": (true|false)\s+\}',
+                  r'{"name": \1, "type": \2, "nullable": \3}', text)
 
 
 def parse_manifest(data: bytes | str) -> dict[str, Any]:

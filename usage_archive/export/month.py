@@ -23,7 +23,7 @@ from usage_archive.export.catalog import (
     quote_ident,
     quote_qualified,
 )
-from usage_archive.export.manifest import MANIFEST_NAME, build_manifest, parse_manifest
+from usage_archive.export.manifest import MANIFEST_NAME, build_manifest, format_manifest, parse_manifest
 from usage_archive.export.parquet_export import ExportResult, parquet_suffix, write_parquet
 from usage_archive.export.snapshot import SnapshotInfo, SnapshotSession, open_snapshot
 
@@ -220,7 +220,7 @@ def archive_month(
             } for f in files],
             schema_version=schema_fingerprint({f.spec.table: f.result.columns for f in files}),
         )
-        store.put_bytes(m_key, json.dumps(manifest, indent=2).encode(), content_type="application/json")
+        store.put_bytes(m_key, format_manifest(manifest).encode(), content_type="application/json")
         log(f"wrote {store.uri(m_key)}")
     new_keys = {f.key for f in files}
     removed = []

@@ -14,7 +14,6 @@ from typing import Any
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError, sha256_file
 from usage_archive.export.parquet_export import parquet_row_count
 
-
 # missing/unreadable objects break both the row-count and the checksum check
 PROBLEM_KINDS = ("missing", "store", "bytes", "sha256", "rows", "unreadable")
 ROW_PROBLEMS = ("missing", "store", "rows", "unreadable")

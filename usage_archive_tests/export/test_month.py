@@ -100,7 +100,7 @@ def test_future_or_unfinished_month_is_refused(billing_db: str, tmp_path, period
     store = LocalArchiveStore(tmp_path)
     if period == "current":
         period = f"{datetime.now(timezone.utc):%Y-%m}"
-    with pytest.raises(PeriodError, match="future|not ended"):
+    with pytest.raises(PeriodError, match=r"future|not ended"):
         archive_month(store, billing_db, SPECS, period)
     assert list(store.list()) == []
 

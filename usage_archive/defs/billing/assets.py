@@ -59,7 +59,7 @@ def _table_metadata(spec: BillingTableSpec, months: list[MonthArchive], uri: str
     }
     if len(months) > 1:
         metadata["records_by_period"] = dg.MetadataValue.json({m.period: f.result.records
-                                                               for m, f in zip(months, files)})
+                                                               for m, f in zip(months, files, strict=True)})
     return metadata
 
 

@@ -9,11 +9,10 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from usage_archive.definitions import defs
 from usage_archive.defs.billing.assets import build_billing_archive
 from usage_archive.defs.billing.checks import billing_archive_integrity, billing_source_drift
-from usage_archive.defs.billing.schedules import billing_monthly_schedule
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec, ForbiddenTableError
-from usage_archive.definitions import defs
 from usage_archive.export.month import TableExport
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource

@@ -1,0 +1,5 @@
+import sys
+
+from usage_archive.demo import main
+
+sys.exit(main())

@@ -115,7 +115,12 @@ def connect(url: str, *, autocommit: bool = True) -> Any:
 
 @contextmanager
 def open_snapshot(url: str) -> Iterator[SnapshotSession]:
-    session = SnapshotSession(connect(url), url)
+    connection = connect(url)
+    try:
+        session = SnapshotSession(connection, url)
+    except BaseException:
+        connection.close()
+        raise
     try:
         yield session
     finally:

@@ -125,6 +125,14 @@ def test_missing_database_url_fails_clearly_and_stores_nothing(tmp_path) -> None
     assert not any(tmp_path.rglob("*.parquet"))
 
 
+def test_database_password_never_reaches_the_event_log(tmp_path) -> None:
+    result = _materialize(str(tmp_path), "postgresql://archiver:S3cr3t-pw@127.0.0.1:1/billing")
+    assert not result.success
+    text = "\n".join(str(e) for e in result.all_events)
+    assert "127.0.0.1:1/billing" in text  # the error says where it tried
+    assert "S3cr3t-pw" not in text
+
+
 def test_missing_table_fails_clearly_and_stores_nothing(billing_db: str, tmp_path) -> None:
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE google_play_purchases")

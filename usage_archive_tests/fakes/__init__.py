@@ -1,0 +1,1 @@
+"""Fake external services for tests: local HTTP servers speaking the real APIs' shapes."""

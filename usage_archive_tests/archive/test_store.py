@@ -95,3 +95,13 @@ def test_resource_honours_aws_endpoint_url(moto_endpoint: str, s3_bucket: str, m
     store.put_bytes("k.txt", b"hello")
     head = boto3.client("s3", endpoint_url=moto_endpoint).head_object(Bucket=s3_bucket, Key="p/k.txt")
     assert head["StorageClass"] == "STANDARD_IA"
+
+
+def test_copy_works_in_a_bucket_with_default_object_lock_retention(moto_endpoint: str, s3_client, s3_bucket) -> None:
+    s3_client.put_object_lock_configuration(Bucket=s3_bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    store = S3ArchiveStore(boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1"), s3_bucket)
+    store.put_bytes("incoming/export.csv", b"a,b\n1,2\n")
+    copied = store.copy("incoming/export.csv", "archived/export.csv")
+    assert copied.sha256 == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    assert store.get_bytes("archived/export.csv") == b"a,b\n1,2\n"

@@ -82,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def demo_extras(store: object) -> None:
-    """Other sources' demo steps (sample imports); each prints where its files landed."""
+    """Other sources' demo steps; each prints where its files landed."""
+    from usage_archive.circleci.sample import demo_import_sample
+
+    print("\nCircleCI: a generated sample usage export dropped into circleci-usage-data/incoming/ and imported "
+          "through the import path:")
+    for key in demo_import_sample(store):
+        print(f"  {store.uri(key)}")  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

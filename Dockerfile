@@ -8,7 +8,7 @@ COPY pyproject.toml README.md ./
 COPY usage_archive ./usage_archive
 RUN pip install --no-cache-dir '.[webserver]'
 
-COPY dagster.yaml ${DAGSTER_HOME}/dagster.yaml
+COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 COPY docker/workspace.yaml ./workspace.yaml
 COPY repositories.example.yml ./repositories.example.yml
 

@@ -27,7 +27,7 @@ def deployed_instance(fresh_database: str, tmp_path: Path, monkeypatch: pytest.M
                       ) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     url = urlparse(fresh_database)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_PG_HOST", url.hostname or "127.0.0.1")

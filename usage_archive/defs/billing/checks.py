@@ -12,6 +12,7 @@ from datetime import date
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
 from usage_archive.defs.billing.assets import MANIFEST_KEY, table_key
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
@@ -30,26 +31,15 @@ SOURCE_DRIFT = "source_row_count_unchanged"
 
 
 def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
-    """The months this check run covers: its partition(s), else the run's partition tags."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        keys = [tags["dagster/partition"]]
-    elif "dagster/asset_partition_range_start" in tags:
-        keys = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(
-            tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]))
-    else:
-        raise dg.Failure("the billing checks need a month: run them with a partition (YYYY-MM-01)")
-    return [parse_period(k) for k in keys]
+    """The months this check run covers."""
+    return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
 
 
 def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: date) -> int | None:
     """The row count the export step reported for this month, from the run history."""
-    partition = f"{period:%Y-%m-%d}"
-    result = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
-    if not result.records:
+    metadata = latest_materialization_metadata(context, key, f"{period:%Y-%m-%d}")
+    if metadata is None:
         return None
-    metadata = result.records[0].asset_materialization.metadata
     by_period = metadata.get("records_by_period")
     if by_period is not None:
         return by_period.value.get(f"{period:%Y-%m}")

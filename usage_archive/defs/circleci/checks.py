@@ -10,6 +10,7 @@ import dagster as dg
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
 from usage_archive.circleci.weekly import ArchiveLayout
+from usage_archive.dagster_helpers import run_partition_keys
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
@@ -21,17 +22,6 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 JOB_COUNT = "job_count_matches_csv"
 CREDIT_TOTALS = "credit_totals_match_csv"
 READABLE_EXPORT = "csv_is_a_usage_export"
-
-
-def check_partition_keys(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[str]:
-    """The partitions this check run covers, from the run's partition tags."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    if "dagster/asset_partition_range_start" in tags:
-        return partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(
-            tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]))
-    raise dg.Failure("the CircleCI checks need a week: run them with a partition")
 
 
 def build_circleci_checks(
@@ -53,7 +43,7 @@ def build_circleci_checks(
         job_problems: list[str] = []
         credit_problems: list[str] = []
         counts: dict[str, dict[str, int]] = {}
-        for key in check_partition_keys(context, partitions_def):
+        for key in run_partition_keys(context, partitions_def, "a week"):
             org, week = split_partition_key(key, partitions_def)
             org = org or (layout.org_ids[0] if layout.org_ids else "")
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
@@ -90,7 +80,7 @@ def build_circleci_checks(
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         problems: list[str] = []
-        for key in check_partition_keys(context, partitions_def):
+        for key in run_partition_keys(context, partitions_def, "a week"):
             org, week = split_partition_key(key, partitions_def)
             csv_key = layout.csv_key(org or (layout.org_ids[0] if layout.org_ids else ""), week)
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:

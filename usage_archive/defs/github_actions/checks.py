@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
@@ -21,23 +22,15 @@ NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
 
 
 def check_weeks(context: dg.AssetCheckExecutionContext) -> list[str]:
-    """The weeks this check run covers, from the run's partition tags."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    if "dagster/asset_partition_range_start" in tags:
-        return github_actions_weekly_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(
-            tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]))
-    raise dg.Failure("the GitHub Actions checks need a week: run them with a partition (the Monday, YYYY-MM-DD)")
+    """The weeks this check run covers."""
+    return run_partition_keys(context, github_actions_weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
 
 
 def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | None:
     """The job count the materialization of this week reported, from the run history."""
-    result = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=WORKFLOW_RUNS_KEY, asset_partitions=[week]), limit=1)
-    if not result.records:
+    metadata = latest_materialization_metadata(context, WORKFLOW_RUNS_KEY, week)
+    if metadata is None:
         return None
-    metadata = result.records[0].asset_materialization.metadata
     by_week = metadata.get("by_week")
     if by_week is not None:
         return by_week.value.get(week, {}).get("jobs")

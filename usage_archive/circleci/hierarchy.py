@@ -1,9 +1,9 @@
 """Merged usage CSV → hierarchical JSON: pipelines → workflows → jobs, with every `*_CREDITS` column in a
 `credits` object and exact credit roll-ups per workflow, per pipeline and for the file.
 
-One pass over the CSV groups the rows (each job is rendered to its JSON text right away, so only compact
-strings are held, never one dict per field); then the document is written pipeline by pipeline to the output
-stream. Order is deterministic (pipelines by creation time, workflows by first queued job, jobs by queue time,
+One pass over the CSV groups the rows: each job is rendered to its JSON text right away and spilled to a temporary
+file, so memory holds only each job's sort key and position (never one dict per field, nor the jobs' text); then
+the document is written pipeline by pipeline to the output stream, reading each job's text back in order. Order is deterministic (pipelines by creation time, workflows by first queued job, jobs by queue time,
 ties broken by name and id), whatever order the parts arrived in. Duplicate job rows (same JOB_ID) collapse to
 the first one. Credits are summed as `Decimal` and written with their exact digits; NULL (`\\N`) stays null.
 """
@@ -15,10 +15,11 @@ import gc
 import json
 import os
 import re
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from usage_archive.circleci.columns import (
     KNOWN_COLUMNS,
@@ -142,8 +143,17 @@ def write_hierarchy(
 def _write_hierarchy(
     csv_path: str | os.PathLike[str], out: TextIO, *, source_name: str | None, period: dict[str, str] | None,
 ) -> HierarchyResult:
+    with tempfile.TemporaryFile(prefix="circleci-jobs-") as spill:
+        return _group_and_write(csv_path, out, spill, source_name=source_name, period=period)
+
+
+def _group_and_write(
+    csv_path: str | os.PathLike[str], out: TextIO, spill: BinaryIO, *, source_name: str | None,
+    period: dict[str, str] | None,
+) -> HierarchyResult:
     source = source_name or os.fspath(csv_path)
     numbers = _Numbers(source)
+    spilled = 0  # bytes written to `spill` so far
     num, boolean, credit = numbers.text, numbers.boolean, numbers.credit
     result = HierarchyResult()
     pipelines: dict[str, list[Any]] = {}
@@ -250,17 +260,25 @@ def _write_hierarchy(
             if extra_cols:
                 job += ', "extra": {' + ", ".join(
                     f"{_str(c)}: {_str(row[i])}" for c, i in zip(extra_cols, extra_idx, strict=False)) + "}"
-            workflow[3].append((queued_at, row[job_name], jid, job + "}"))
+            data = (job + "}").encode()
+            spill.write(data)
+            workflow[3].append((queued_at, row[job_name], jid, spilled, len(data)))
+            spilled += len(data)
     result.organization_ids = sorted(orgs)
-    _write_document(out, pipelines, credit_names, result, source, period)
+    spill.flush()
+    fd = spill.fileno()
+    # pread, not mmap: mapped pages would count in this process's resident memory
+    _write_document(out, pipelines, credit_names, result, source, period,
+                    lambda offset, length: os.pread(fd, length, offset).decode())
     return result
 
 
 def _write_document(
     out: TextIO, pipelines: dict[str, list[Any]], credit_names: list[str], result: HierarchyResult,
-    source: str, period: dict[str, str] | None,
+    source: str, period: dict[str, str] | None, job_text: Callable[[int, int], str],
 ) -> None:
-    """Totals first (computed from the grouped rows), then one pipeline at a time."""
+    """Totals first (computed from the grouped rows), then one pipeline at a time; each job's JSON text is read
+    from the spill file at the offset recorded while grouping."""
     ordered = sorted(pipelines.values(), key=lambda p: p[0])
     file_sums = [Decimal(0)] * len(credit_names)
     pipeline_sums: list[list[Decimal]] = []
@@ -292,7 +310,7 @@ def _write_document(
             pieces.append(workflow[1])
             pieces.append(f', "credits": {_credits_text(credit_names, workflow[2])}, "jobs": [')
             jobs = sorted(workflow[3], key=lambda j: (j[0], j[1], j[2]))
-            pieces.append(",".join(f"\n        {j[3]}" for j in jobs))
+            pieces.append(",".join(f"\n        {job_text(j[3], j[4])}" for j in jobs))
             pieces.append("\n      ]}")
         pieces.append("\n    ]}")
         out.write("".join(pieces))

@@ -308,8 +308,7 @@ class S3ArchiveStore:
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")
-        full_prefix = self.object_key(prefix.rstrip("/")) + ("/" if prefix.endswith("/") else "") if prefix \
-            else (f"{self.prefix}/" if self.prefix else "")
+        full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         pages = self._call("list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)))
         for page in pages:
             for item in page.get("Contents", []):

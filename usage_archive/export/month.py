@@ -3,7 +3,6 @@ manifest last (no Dagster import; the Dagster assets and the CLI call `archive_m
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import tempfile
@@ -84,9 +83,7 @@ def parse_period(value: str | date) -> date:
 
 def month_bounds(period: date) -> tuple[datetime, datetime]:
     start = datetime(period.year, period.month, 1, tzinfo=timezone.utc)
-    days = calendar.monthrange(period.year, period.month)[1]
     end = datetime(period.year + (period.month == 12), period.month % 12 + 1, 1, tzinfo=timezone.utc)
-    assert (end - start).days == days
     return start, end
 
 
@@ -112,13 +109,18 @@ def manifest_key(period: date) -> str:
     return f"{period_folder(period)}/{MANIFEST_NAME}"
 
 
+def month_filter_sql(time_column: str, period: date) -> str:
+    """`column` within the month as a half-open UTC interval; the export and the drift check share it."""
+    start, end = month_bounds(period)
+    column = quote_ident(time_column)
+    return f"{column} >= '{start.isoformat()}'::timestamptz AND {column} < '{end.isoformat()}'::timestamptz"
+
+
 def select_sql(spec: TableExport, columns: Sequence[Any], order_by: Sequence[str], period: date) -> str:
     select_list = ", ".join(c.select_expression() for c in columns)
     sql = f"SELECT {select_list} FROM {quote_qualified(spec.table)}"
     if spec.time_column is not None:
-        start, end = month_bounds(period)
-        column = quote_ident(spec.time_column)
-        sql += f" WHERE {column} >= '{start.isoformat()}'::timestamptz AND {column} < '{end.isoformat()}'::timestamptz"
+        sql += f" WHERE {month_filter_sql(spec.time_column, period)}"
     if order_by:
         sql += " ORDER BY " + ", ".join(quote_ident(c) for c in order_by)
     return sql
@@ -190,6 +192,7 @@ def archive_month(
     month = parse_period(period)
     require_closed(month, now)
     parquet_suffix(codec)
+    start, end = month_bounds(month)
     with tempfile.TemporaryDirectory(prefix=f"billing-{month:%Y-%m}-") as tmp:
         with open_snapshot(database_url) as session:
             files = export_tables(session, specs, month, Path(tmp), codec, log)
@@ -215,8 +218,7 @@ def archive_month(
                 "columns": f.result.columns,
                 "source_table": f.spec.table,
                 "selection": ("whole table" if f.spec.is_snapshot
-                              else f"{f.spec.time_column} in [{month_bounds(month)[0].isoformat()}, "
-                                   f"{month_bounds(month)[1].isoformat()})"),
+                              else f"{f.spec.time_column} in [{start.isoformat()}, {end.isoformat()})"),
             } for f in files],
             schema_version=schema_fingerprint({f.spec.table: f.result.columns for f in files}),
         )

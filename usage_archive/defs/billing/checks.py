@@ -16,9 +16,9 @@ from usage_archive.dagster_helpers import latest_materialization_metadata, run_p
 from usage_archive.defs.billing.assets import MANIFEST_KEY, table_key
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
-from usage_archive.export.catalog import quote_ident, quote_qualified
+from usage_archive.export.catalog import quote_qualified
 from usage_archive.export.manifest import ManifestError, file_entry
-from usage_archive.export.month import month_bounds, parse_period, read_manifest
+from usage_archive.export.month import month_filter_sql, parse_period, read_manifest
 from usage_archive.export.snapshot import open_snapshot
 from usage_archive.export.verify import CHECKSUM_PROBLEMS, ROW_PROBLEMS, FileVerification, verify_file
 from usage_archive.resources.archive_store import ArchiveStoreResource
@@ -140,12 +140,10 @@ def build_billing_checks(
             with open_snapshot(billing_db.get_url()) as session:
                 for period in periods:
                     manifest = read_manifest(store, period)
-                    start, end = month_bounds(period)
                     for spec in monthly:
-                        column = quote_ident(spec.export.time_column or "")
                         now_rows = session.query(
-                            f"SELECT count(*) FROM {quote_qualified(spec.export.table)} WHERE {column} >= "
-                            f"'{start.isoformat()}'::timestamptz AND {column} < '{end.isoformat()}'::timestamptz")[0][0]
+                            f"SELECT count(*) FROM {quote_qualified(spec.export.table)} "
+                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}")[0][0]
                         entry = file_entry(manifest, spec.asset_name) if manifest else None
                         counts[spec.asset_name][f"{period:%Y-%m}"] = {
                             "archived": entry["records"] if entry else None, "in_database_now": int(now_rows)}

@@ -5,6 +5,7 @@ and the command line cannot disagree. A finding (drift, a mismatch) fails the ru
 turns into an alert.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -68,8 +69,10 @@ def archive_verify_job() -> None:
     verify_archive()
 
 
-def _s3_settings(context: dg.OpExecutionContext, config: BucketSettingsConfig,
-                 archive_store: ArchiveStoreResource) -> tuple[Any, BucketSettings] | None:
+def _bucket_report(context: dg.OpExecutionContext, config: BucketSettingsConfig,
+                   archive_store: ArchiveStoreResource, action: Callable[[Any, BucketSettings], Any]) -> Any:
+    """Run `action(client, settings)` (apply or check) on the archive bucket and log its report; None when the
+    archive is a local directory."""
     store = archive_store.get_store()
     if not isinstance(store, S3ArchiveStore):
         context.log.info(f"{store.uri()} is a local directory: no bucket settings to manage")
@@ -78,40 +81,27 @@ def _s3_settings(context: dg.OpExecutionContext, config: BucketSettingsConfig,
         settings = settings_from_env(store.bucket, store.prefix, object_lock_days=config.object_lock_days,
                                      object_lock_mode=config.object_lock_mode,
                                      skip=tuple(config.skip) if config.skip is not None else None)
-    except ValueError as exc:
+        report = action(store.client, settings)
+    except (ValueError, LifecycleError, BucketPolicyError) as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None
-    return store.client, settings
+    context.log.info("\n".join(report.lines()))
+    return report
 
 
 @dg.op(description="Make the archive bucket match its settings (versioning, Object Lock, encryption, public "
                    "access block, lifecycle); changes only what differs.", tags=GOVERNANCE_TAGS)
 def apply_bucket_settings(context: dg.OpExecutionContext, config: BucketSettingsConfig,
                           archive_store: ArchiveStoreResource) -> None:
-    found = _s3_settings(context, config, archive_store)
-    if found is None:
-        return
-    client, settings = found
-    try:
-        report = apply_bucket(client, settings, create=config.create)
-    except (LifecycleError, BucketPolicyError) as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from None
-    context.log.info("\n".join(report.lines()))
+    _bucket_report(context, config, archive_store,
+                   lambda client, settings: apply_bucket(client, settings, create=config.create))
 
 
 @dg.op(description="Report drift between the archive bucket and its settings; changes nothing.",
        tags=GOVERNANCE_TAGS)
 def check_bucket_settings(context: dg.OpExecutionContext, config: BucketSettingsConfig,
                           archive_store: ArchiveStoreResource) -> None:
-    found = _s3_settings(context, config, archive_store)
-    if found is None:
-        return
-    client, settings = found
-    try:
-        report = check_bucket(client, settings)
-    except (LifecycleError, BucketPolicyError) as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from None
-    context.log.info("\n".join(report.lines()))
-    if report.drift:
+    report = _bucket_report(context, config, archive_store, check_bucket)
+    if report is not None and report.drift:
         raise dg.Failure(
             description=f"bucket {report.bucket} drifted from its settings: "
                         + "; ".join(d.describe() for d in report.drift) + " (run bucket_apply_job to fix)",

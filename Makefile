@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint dev bench bench-billing bench-circleci clean
+.PHONY: setup demo test test-fast lint dev screenshots bench bench-billing bench-circleci clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,17 +21,22 @@ test: setup
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m "not cli"
+	$(BIN)/pytest -m "not cli and not ui"
+
+# Screenshots of the UI taken by the browser test (a real dagster dev driven in Chromium) into docs/images/.
+screenshots: setup
+	USAGE_ARCHIVE_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -q usage_archive_tests/ui/test_browser.py
 
 lint: setup
 	$(BIN)/ruff check usage_archive usage_archive_tests bench
 	$(BIN)/ruff format --check usage_archive usage_archive_tests bench || true
 
-# The Dagster UI on the demo's instance and database (run `make demo` first).
+# The Dagster UI on the demo's instance and database (run `make demo` first). workspace.yaml names the code
+# location `usage_archive`, as pyproject's [tool.dg.project] does, so Dagster does not warn about a mismatch.
 dev: setup
 	DAGSTER_HOME=$(CURDIR)/.dagster_home \
 	BILLING_DATABASE_URL=$${BILLING_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/usage_archive_demo} \
-	$(BIN)/dagster dev -m usage_archive.definitions
+	$(BIN)/dagster dev -w workspace.yaml
 
 bench: bench-billing bench-circleci
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     print("\nSee it in the Dagster UI (asset graph, partitions, run history, check results):\n"
           f"  DAGSTER_HOME={dagster_home} BILLING_DATABASE_URL={database_url} "
-          f".venv/bin/dagster dev -m usage_archive.definitions\n  then open http://localhost:3000")
+          f".venv/bin/dagster dev -w workspace.yaml\n  then open http://localhost:3000 (or: make dev)")
     return 0 if result.success else 1
 
 

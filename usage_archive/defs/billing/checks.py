@@ -12,7 +12,11 @@ from datetime import date
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
+from usage_archive.dagster_helpers import (
+    latest_materialization_metadata,
+    log_partition_evaluations,
+    run_partition_keys,
+)
 from usage_archive.defs.billing.assets import MANIFEST_KEY, table_key
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
@@ -33,6 +37,11 @@ SOURCE_DRIFT = "source_row_count_unchanged"
 def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
     """The months this check run covers."""
     return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
+
+
+def _by_partition(by_month: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Month `YYYY-MM` → partition key `YYYY-MM-01`."""
+    return {f"{month}-01": problems for month, problems in by_month.items()}
 
 
 def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: date) -> int | None:
@@ -71,49 +80,62 @@ def build_billing_checks(
         verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
             s.asset_name: [] for s in specs}
         manifest_problems: list[str] = []
+        manifest_by_month: dict[str, list[str]] = {}
         for period in periods:
             try:
                 manifest = read_manifest(store, period)
             except (ManifestError, ArchiveStoreError) as exc:
-                manifest, problem = None, f"{period:%Y-%m}: {exc}"
+                manifest, problem = None, str(exc)
             else:
-                problem = f"{period:%Y-%m}: no manifest in {store.uri()}" if manifest is None else None
+                problem = f"no manifest in {store.uri()}" if manifest is None else None
+            found = manifest_by_month.setdefault(f"{period:%Y-%m}", [])
             if problem:
-                manifest_problems.append(problem)
+                manifest_problems.append(f"{period:%Y-%m}: {problem}")
+                found.append(problem)
             names = [f["table"] for f in manifest["files"]] if manifest else []
             for spec in specs:
                 if manifest is not None and names.count(spec.asset_name) != 1:
-                    manifest_problems.append(
-                        f"{period:%Y-%m}: manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times")
+                    times = f"manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times"
+                    manifest_problems.append(f"{period:%Y-%m}: {times}")
+                    found.append(times)
                 entry = file_entry(manifest, spec.asset_name) if manifest else None
                 verification = verify_file(store, entry) if entry else None
                 exported = _exported_records(context, table_key(spec), period)
                 verified[spec.asset_name].append((period, verification, exported))
 
         for spec in specs:
-            rows_problems, checksum_problems, rows_meta, checksum_meta = [], [], {}, {}
+            rows_by_month: dict[str, list[str]] = {}
+            checksum_by_month: dict[str, list[str]] = {}
+            rows_meta, checksum_meta = {}, {}
             for period, verification, exported in verified[spec.asset_name]:
                 month = f"{period:%Y-%m}"
+                rows_found = rows_by_month.setdefault(month, [])
+                checksum_found = checksum_by_month.setdefault(month, [])
                 if verification is None:
-                    rows_problems.append(f"{month}: not in the manifest")
-                    checksum_problems.append(f"{month}: not in the manifest")
+                    rows_found.append("not in the manifest")
+                    checksum_found.append("not in the manifest")
                     continue
-                rows_problems += [f"{month}: {p}" for p in verification.problems_of(*ROW_PROBLEMS)]
-                checksum_problems += [f"{month}: {p}" for p in verification.problems_of(*CHECKSUM_PROBLEMS)]
+                rows_found += verification.problems_of(*ROW_PROBLEMS)
+                checksum_found += verification.problems_of(*CHECKSUM_PROBLEMS)
                 if exported is not None and exported != verification.expected_records:
-                    rows_problems.append(f"{month}: the export reported {exported} rows, the manifest says "
-                                         f"{verification.expected_records}")
+                    rows_found.append(f"the export reported {exported} rows, the manifest says "
+                                      f"{verification.expected_records}")
                 rows_meta[month] = {"parquet": verification.parquet_records,
                                     "manifest": verification.expected_records, "exported": exported}
                 checksum_meta[month] = {"bytes": verification.stored_bytes, "sha256": verification.sha256,
                                         "storage_class": verification.storage_class}
-            for name, problems, meta in ((ROW_COUNT, rows_problems, rows_meta),
-                                         (CHECKSUM, checksum_problems, checksum_meta)):
+            for name, by_month, meta in ((ROW_COUNT, rows_by_month, rows_meta),
+                                         (CHECKSUM, checksum_by_month, checksum_meta)):
+                log_partition_evaluations(context, asset_key=table_key(spec), check_name=name,
+                                          problems_by_partition=_by_partition(by_month))
+                problems = [f"{month}: {p}" for month, found in by_month.items() for p in found]
                 yield dg.AssetCheckResult(
                     asset_key=table_key(spec), check_name=name, passed=not problems,
                     severity=dg.AssetCheckSeverity.ERROR, description="; ".join(problems) or None,
                     metadata={"by_period": dg.MetadataValue.json(meta), "problems": len(problems)},
                 )
+        log_partition_evaluations(context, asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE,
+                                  problems_by_partition=_by_partition(manifest_by_month))
         yield dg.AssetCheckResult(
             asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE, passed=not manifest_problems,
             severity=dg.AssetCheckSeverity.ERROR, description="; ".join(manifest_problems) or None,
@@ -151,6 +173,11 @@ def build_billing_checks(
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
             drifted = {m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]}
+            log_partition_evaluations(
+                context, asset_key=table_key(spec), check_name=SOURCE_DRIFT, severity=dg.AssetCheckSeverity.WARN,
+                problems_by_partition=_by_partition({
+                    m: [f"archived {c['archived']}, database now has {c['in_database_now']}"] if m in drifted
+                    else [error] if error else [] for m, c in counts[spec.asset_name].items()}))
             yield dg.AssetCheckResult(
                 asset_key=table_key(spec), check_name=SOURCE_DRIFT, passed=error is None and not drifted,
                 severity=dg.AssetCheckSeverity.WARN,

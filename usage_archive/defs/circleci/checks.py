@@ -10,7 +10,7 @@ import dagster as dg
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
 from usage_archive.circleci.weekly import ArchiveLayout
-from usage_archive.dagster_helpers import run_partition_keys
+from usage_archive.dagster_helpers import log_partition_evaluations, run_partition_keys
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
@@ -22,6 +22,10 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 JOB_COUNT = "job_count_matches_csv"
 CREDIT_TOTALS = "credit_totals_match_csv"
 READABLE_EXPORT = "csv_is_a_usage_export"
+
+
+def _flatten(problems_by_partition: dict[str, list[str]]) -> list[str]:
+    return [f"{key}: {p}" for key, found in problems_by_partition.items() for p in found]
 
 
 def build_circleci_checks(
@@ -40,12 +44,13 @@ def build_circleci_checks(
         context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        job_problems: list[str] = []
-        credit_problems: list[str] = []
+        job_problems: dict[str, list[str]] = {}
+        credit_problems: dict[str, list[str]] = {}
         counts: dict[str, dict[str, int]] = {}
         for key in run_partition_keys(context, partitions_def, "a week"):
             org, week = split_partition_key(key, partitions_def)
             org = org or (layout.org_ids[0] if layout.org_ids else "")
+            jobs_found, credits_found = job_problems.setdefault(key, []), credit_problems.setdefault(key, [])
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
                 csv_path, json_path = Path(tmp) / "week.csv", Path(tmp) / "week.json"
                 try:
@@ -53,21 +58,23 @@ def build_circleci_checks(
                     store.download(layout.json_key(org, week), json_path)
                     csv_summary, json_summary = summarize_csv(csv_path), summarize_json(json_path)
                 except (ArchiveStoreError, ValueError) as exc:
-                    problem = f"{key}: {type(exc).__name__}: {exc}"
-                    job_problems.append(problem)
-                    credit_problems.append(problem)
+                    jobs_found.append(f"{type(exc).__name__}: {exc}")
+                    credits_found.append(f"{type(exc).__name__}: {exc}")
                     continue
             jobs, credits = compare(csv_summary, json_summary)
-            job_problems += [f"{key}: {p}" for p in jobs]
-            credit_problems += [f"{key}: {p}" for p in credits]
+            jobs_found += jobs
+            credits_found += credits
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
+        for name, by_key in ((JOB_COUNT, job_problems), (CREDIT_TOTALS, credit_problems)):
+            log_partition_evaluations(context, asset_key=USAGE_JSON, check_name=name, problems_by_partition=by_key)
+        job_list, credit_list = _flatten(job_problems), _flatten(credit_problems)
         yield dg.AssetCheckResult(
-            check_name=JOB_COUNT, asset_key=USAGE_JSON, passed=not job_problems,
-            description="; ".join(job_problems)[:2000] or None, metadata={"by_partition": dg.MetadataValue.json(counts)},
+            check_name=JOB_COUNT, asset_key=USAGE_JSON, passed=not job_list,
+            description="; ".join(job_list)[:2000] or None, metadata={"by_partition": dg.MetadataValue.json(counts)},
         )
         yield dg.AssetCheckResult(
-            check_name=CREDIT_TOTALS, asset_key=USAGE_JSON, passed=not credit_problems,
-            description="; ".join(credit_problems)[:2000] or None, metadata={"problems": len(credit_problems)},
+            check_name=CREDIT_TOTALS, asset_key=USAGE_JSON, passed=not credit_list,
+            description="; ".join(credit_list)[:2000] or None, metadata={"problems": len(credit_list)},
         )
 
     csv_spec = dg.AssetCheckSpec(
@@ -79,18 +86,21 @@ def build_circleci_checks(
         context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        problems: list[str] = []
+        by_key: dict[str, list[str]] = {}
         for key in run_partition_keys(context, partitions_def, "a week"):
             org, week = split_partition_key(key, partitions_def)
             csv_key = layout.csv_key(org or (layout.org_ids[0] if layout.org_ids else ""), week)
+            found = by_key.setdefault(key, [])
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
                 path = Path(tmp) / "week.csv"
                 try:
                     store.download(csv_key, path)
                 except ArchiveStoreError as exc:
-                    problems.append(f"{key}: {exc}")
+                    found.append(str(exc))
                     continue
-                problems += [f"{key}: {p}" for p in csv_problems(path, csv_key)]
+                found += csv_problems(path, csv_key)
+        log_partition_evaluations(context, asset_key=USAGE_CSV, check_name=READABLE_EXPORT, problems_by_partition=by_key)
+        problems = _flatten(by_key)
         yield dg.AssetCheckResult(check_name=READABLE_EXPORT, asset_key=USAGE_CSV, passed=not problems,
                                   description="; ".join(problems)[:2000] or None)
 

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
+from usage_archive.dagster_helpers import (
+    latest_materialization_metadata,
+    log_partition_evaluations,
+    run_partition_keys,
+)
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
@@ -54,25 +58,29 @@ def github_actions_workflow_runs_integrity(
     context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
 ) -> Iterator[dg.AssetCheckResult]:
     store = archive_store.get_store()
-    missing: list[str] = []
-    duplicates: list[str] = []
+    missing: dict[str, list[str]] = {}
+    duplicates: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int | None]] = {}
     for week in check_weeks(context):
         key = archive_key(week)
+        missing_found, duplicates_found = missing.setdefault(week, []), duplicates.setdefault(week, [])
         try:
             table, info = read_archive(store.get_bytes(key))
         except (ArchiveStoreError, ArchiveFileError) as exc:
-            missing.append(f"{week}: {store.uri(key)}: {exc}")
-            duplicates.append(f"{week}: {store.uri(key)} cannot be read")
+            missing_found.append(f"{store.uri(key)}: {exc}")
+            duplicates_found.append(f"{store.uri(key)} cannot be read")
             continue
-        missing += [f"{week}: {p}" for p in missing_job_problems(table, info)]
-        duplicates += [f"{week}: {p}" for p in duplicate_attempt_problems(table)]
+        missing_found += missing_job_problems(table, info)
+        duplicates_found += duplicate_attempt_problems(table)
         reported = _reported_jobs(context, week)
         if reported is not None and reported != table.num_rows:
-            missing.append(f"{week}: the materialization reported {reported} jobs, the file holds {table.num_rows}")
+            missing_found.append(f"the materialization reported {reported} jobs, the file holds {table.num_rows}")
         counts[week] = {"rows": table.num_rows, "reported_jobs": reported,
                         "runs": sum(len(e["runs"]) for e in info["repositories"].values())}
-    for name, problems in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
+    for name, by_week in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
+        log_partition_evaluations(context, asset_key=WORKFLOW_RUNS_KEY, check_name=name,
+                                  problems_by_partition=by_week)
+        problems = [f"{week}: {p}" for week, found in by_week.items() for p in found]
         yield dg.AssetCheckResult(
             asset_key=WORKFLOW_RUNS_KEY, check_name=name, passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(problems) or None,

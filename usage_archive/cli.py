@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from usage_archive.archive.layout import BILLING_PREFIX
 from usage_archive.archive.store import ArchiveStore, LocalArchiveStore, S3ArchiveStore, parse_archive_url
 
 DEFAULT_ARCHIVE_DIR = str(Path(__file__).resolve().parents[1] / ".archive")  # as usage_archive.resources
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     iam.add_argument("--bucket", help="bucket name (default: from ARCHIVE_URL)")
     iam.add_argument("--prefix", default="", help="archive root inside the bucket, with --bucket")
     iam.add_argument("--allow-replace", action="store_true",
-                     help="archiver: allow re-archiving a month (delete markers under billing-archive/)")
+                     help=f"archiver: allow re-archiving a month (delete markers under {BILLING_PREFIX}/)")
     iam.set_defaults(func=cmd_iam_policy)
 
     verify = sub.add_parser("verify", help="re-read archived months: sizes, SHA-256, Parquet row counts")

@@ -17,6 +17,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX
+
 DEFAULT_API_URL = "https://circleci.com/api/v2"
 MAX_WINDOW = timedelta(days=31)  # the API allows end ≤ start + 31 days (its text says 32: stay on the safe side)
 MAX_AGE = timedelta(days=365)  # start no older than one year (the API keeps 13 months; its spec says a year)
@@ -86,12 +88,6 @@ class PollPolicy:
     request_timeout_s: float = 60.0
 
 
-def export_window(week_start: datetime, days: int = 7) -> tuple[datetime, datetime]:
-    """The inclusive window of a period: its first instant to the last second before the next period."""
-    start = week_start.astimezone(timezone.utc)
-    return start, start + timedelta(days=days) - timedelta(seconds=1)
-
-
 def validate_window(start: datetime, end: datetime, now: datetime | None = None) -> None:
     """Refuse locally what the API would refuse (or silently truncate), before spending a rate-limited POST."""
     now = now or datetime.now(timezone.utc)
@@ -104,7 +100,7 @@ def validate_window(start: datetime, end: datetime, now: datetime | None = None)
     if start < now - MAX_AGE:
         raise ExportWindowError(
             f"export window starts {start:%Y-%m-%d}, more than a year ago: the Usage API no longer serves it. "
-            "Import an export you already have instead (put it under circleci-usage-data/incoming/)")
+            f"Import an export you already have instead (put it under {CIRCLECI_INCOMING_PREFIX}/)")
     if end > now:
         raise ExportWindowError(f"export window ends {end:%Y-%m-%d %H:%M} UTC, in the future: the week is not over")
 

@@ -122,11 +122,12 @@ def demo_import_sample(store: object, org_id: str = SAMPLE_ORG_ID, rows: int = 3
     return the stored keys (CSV and JSON per week, then where the original went)."""
     import tempfile
 
-    from usage_archive.circleci.incoming import INCOMING_PREFIX, import_export
-    from usage_archive.circleci.weekly import ArchiveLayout, archive_week_json
+    from usage_archive.archive.layout import CircleCILayout, circleci_incoming_key
+    from usage_archive.circleci.incoming import import_export
+    from usage_archive.circleci.weekly import archive_week_json
 
-    layout = ArchiveLayout((org_id,))
-    key = f"{INCOMING_PREFIX}{SAMPLE_NAME}"
+    layout = CircleCILayout((org_id,))
+    key = circleci_incoming_key(SAMPLE_NAME)
     with tempfile.TemporaryDirectory(prefix="circleci-sample-") as tmp:
         path = write_export(Path(tmp) / SAMPLE_NAME, sample_rows(rows, org_id=org_id))
         store.put_file(key, path, content_type="application/gzip")  # type: ignore[attr-defined]

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date, datetime, timezone
 from pathlib import Path
+
+from usage_archive.periods import Month
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATABASE = "usage_archive_demo"
-
-
-def last_complete_month(today: date | None = None) -> date:
-    today = today or datetime.now(timezone.utc).date()
-    first = today.replace(day=1)
-    return (first.replace(year=first.year - 1, month=12) if first.month == 1
-            else first.replace(month=first.month - 1))
 
 
 def _print_table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> None:
@@ -33,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from usage_archive.demo.billing_db import load_billing_rows, load_billing_schema
     from usage_archive.devtools.local_postgres import PostgresUnavailable, find_or_start
 
-    month = last_complete_month()
+    month = Month.last_ended()
     try:
         postgres = find_or_start()
     except PostgresUnavailable as exc:
@@ -41,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     database_url = postgres.create_database(DEMO_DATABASE)
     load_billing_schema(database_url)
-    counts = load_billing_rows(database_url, last_month=month, months=3, scale=20_000)
+    counts = load_billing_rows(database_url, last_month=month.first_day, months=3, scale=20_000)
     print(f"demo billing database {DEMO_DATABASE} on {postgres.admin_url.rsplit('/', 1)[0]}: "
           + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
@@ -55,17 +49,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg
 
+    from usage_archive.archive.layout import billing_manifest_key
     from usage_archive.definitions import defs  # after the environment is set: resources read it
-    from usage_archive.export.month import manifest_key
     from usage_archive.resources.archive_store import ArchiveStoreResource
 
-    partition = f"{month:%Y-%m-01}"
+    partition = month.key
     print(f"\nmaterializing billing month {month:%Y-%m} (partition {partition}) into {archive_dir} …")
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("billing_archive_job").execute_in_process(
             partition_key=partition, instance=instance, raise_on_error=False)
     store = ArchiveStoreResource(url=archive_dir).get_store()
-    key = manifest_key(month)
+    key = billing_manifest_key(month)
     if store.exists(key):
         print(f"\nmanifest {store.uri(key)}:")
         print(store.get_bytes(key).decode())
@@ -83,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def demo_extras(store: object) -> None:
     """Other sources' demo steps; each prints where its files landed."""
+    from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX
     from usage_archive.circleci.sample import demo_import_sample
 
-    print("\nCircleCI: a generated sample usage export dropped into circleci-usage-data/incoming/ and imported "
+    print(f"\nCircleCI: a generated sample usage export dropped into {CIRCLECI_INCOMING_PREFIX}/ and imported "
           "through the import path:")
     for key in demo_import_sample(store):
         print(f"  {store.uri(key)}")  # type: ignore[attr-defined]

@@ -1,17 +1,18 @@
-"""The month manifest: the seed's fields (archive_version, created_at, period, files[table, records, s3_key],
-schema_version, retention_years, compliance) plus per-file sha256, bytes, columns and codec, and the snapshot."""
+"""The month manifest: the version 1.0 fields (archive_version, created_at, period, files[table, records, s3_key],
+schema_version, retention_years, compliance) plus per-file sha256, bytes, columns and codec, and the snapshot.
+docs/billing.md describes every field."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from usage_archive.export.snapshot import SnapshotInfo
+from usage_archive.periods import Month
 
-MANIFEST_NAME = "manifest.json"
-ARCHIVE_VERSION = "2.0"  # 1.0 was the seed script's; 2.0 adds sha256, bytes, columns, codec and snapshot
+ARCHIVE_VERSION = "2.0"  # 1.0 had no checksums; 2.0 adds sha256, bytes, columns, codec and snapshot
 RETENTION_YEARS = 10
 COMPLIANCE = ["EU_AI_Act", "Financial_Audit"]
 REQUIRED_FILE_FIELDS = ("table", "records", "s3_key", "sha256", "bytes")
@@ -22,7 +23,7 @@ class ManifestError(ValueError):
 
 
 def build_manifest(
-    *, period: date, snapshot: SnapshotInfo, files: list[dict[str, Any]], codec: str, schema_version: str,
+    *, period: Month, snapshot: SnapshotInfo, files: list[dict[str, Any]], codec: str, schema_version: str,
     run_id: str | None = None, created_at: datetime | None = None,
 ) -> dict[str, Any]:
     created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)

@@ -2,9 +2,9 @@
 
 No Dagster import: `usage-archive bucket apply|check` and the Dagster bucket jobs share this module.
 
-What the SPEC asks of the bucket ("Retention and governance (S3)"): versioning on, Object Lock with a default
-retention (COMPLIANCE unless configured otherwise), default encryption AES-256, every public access blocked, and
-lifecycle rules per prefix (billing → GLACIER_IR 90 d → DEEP_ARCHIVE 365 d → expire 3650 d; CircleCI and GitHub
+What the bucket must be (docs/operations.md): versioning on, Object Lock with a default retention (COMPLIANCE
+unless configured otherwise), default encryption AES-256, every public access blocked, and lifecycle rules per
+source prefix (archive/layout.py) (billing → GLACIER_IR 90 d → DEEP_ARCHIVE 365 d → expire 3650 d; CircleCI and GitHub
 usage → GLACIER 90 d → expire 365 d). Lifecycle rules are validated here before they are sent, because the S3
 servers used in tests (moto) accept anything, and AWS only rejects some mistakes (not, for example, an expiry
 that cuts a DEEP_ARCHIVE object's 180-day minimum short and is billed anyway).
@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-BILLING_PREFIX = "billing-archive"  # same as usage_archive.export.month.BILLING_PREFIX (SPEC storage layout)
-CIRCLECI_PREFIX = "circleci-usage-data"
-GITHUB_ACTIONS_PREFIX = "github-actions-usage"
+from usage_archive.archive.layout import BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX
 
 # Ten years: the manifest's retention_years and the billing expiry. COMPLIANCE retention can never be shortened
 # or removed, not even by the root account, so a smaller value must be chosen on purpose (env var) for tests.
@@ -81,7 +79,8 @@ class LifecycleRule:
 
 @dataclass(frozen=True)
 class BucketSettings:
-    """Everything `bucket apply` enforces. Days are configurable; the defaults are the SPEC's."""
+    """Everything `bucket apply` enforces. Days are configurable (ARCHIVE_* settings); docs/operations.md
+    explains the defaults."""
 
     bucket: str
     prefix: str = ""  # the archive root inside the bucket (ARCHIVE_URL's path)
@@ -103,11 +102,11 @@ class BucketSettings:
     def lifecycle_rules(self) -> list[LifecycleRule]:
         usage = ((self.usage_glacier_days, "GLACIER"),)
         return [
-            LifecycleRule("billing-archive-tiering", self.key_prefix(BILLING_PREFIX),
+            LifecycleRule(f"{BILLING_PREFIX}-tiering", self.key_prefix(BILLING_PREFIX),
                           ((self.billing_glacier_ir_days, "GLACIER_IR"),
                            (self.billing_deep_archive_days, "DEEP_ARCHIVE")), self.billing_expire_days),
             LifecycleRule("circleci-usage-tiering", self.key_prefix(CIRCLECI_PREFIX), usage, self.usage_expire_days),
-            LifecycleRule("github-actions-usage-tiering", self.key_prefix(GITHUB_ACTIONS_PREFIX), usage,
+            LifecycleRule(f"{GITHUB_ACTIONS_PREFIX}-tiering", self.key_prefix(GITHUB_ACTIONS_PREFIX), usage,
                           self.usage_expire_days),
         ]
 

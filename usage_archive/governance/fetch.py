@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from usage_archive.archive.layout import MANIFEST_NAME, billing_manifest_key
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError, sha256_file
-from usage_archive.export.manifest import MANIFEST_NAME
-from usage_archive.export.month import manifest_key, parse_period, read_manifest
+from usage_archive.export.month import read_manifest
 from usage_archive.export.parquet_export import parquet_row_count
 from usage_archive.export.verify import entry_key
 from usage_archive.governance.restore import IN_PROGRESS, READABLE, object_state
+from usage_archive.periods import Month
 
 
 class FetchError(RuntimeError):
@@ -36,7 +37,7 @@ class FetchedMonth:
     bytes: int
 
 
-def _not_ready(store: ArchiveStore, keys: list[str], period: date) -> list[str]:
+def _not_ready(store: ArchiveStore, keys: list[str], period: Month) -> list[str]:
     waiting = []
     for key in keys:
         head = store.head(key)
@@ -49,10 +50,12 @@ def _not_ready(store: ArchiveStore, keys: list[str], period: date) -> list[str]:
     return waiting
 
 
-def fetch_month(store: ArchiveStore, period: str | date, destination: str | os.PathLike[str]) -> FetchedMonth:
+def fetch_month(store: ArchiveStore, period: str | date | Month, destination: str | os.PathLike[str]
+                ) -> FetchedMonth:
     """Download every file of the month plus its manifest into `destination`, verified."""
-    month = parse_period(period)
-    waiting = _not_ready(store, [manifest_key(month)], month) if store.exists(manifest_key(month)) else None
+    month = Month.parse(period)
+    manifest_key = billing_manifest_key(month)
+    waiting = _not_ready(store, [manifest_key], month) if store.exists(manifest_key) else None
     if waiting is None:
         raise FetchError(f"no manifest for {month:%Y-%m} in {store.uri()}: the month is not archived")
     if waiting:

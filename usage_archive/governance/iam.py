@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from usage_archive.governance.bucket_policy import BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX
-from usage_archive.governance.restore import RESTORE_RECORDS_PREFIX
+from usage_archive.archive.layout import (
+    BILLING_PREFIX,
+    RESTORE_RECORDS_PREFIX,
+    SOURCE_PREFIXES,
+    WORKING_STATE_PREFIXES,
+)
 
 ROLES = ("archiver", "restorer", "bucket-admin")
-ARCHIVE_FOLDERS = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX)
-# Working state the sources delete when done with it (usage_archive.circleci.weekly.JOBS_PREFIX,
-# usage_archive.circleci.incoming.INCOMING_PREFIX, usage_archive.github_actions.week.PROGRESS_PREFIX).
-WORKING_STATE_FOLDERS = (f"{CIRCLECI_PREFIX}/.export-jobs", f"{CIRCLECI_PREFIX}/incoming",
-                         f"{GITHUB_ACTIONS_PREFIX}/.progress")
 GUARD_DENY_ACTIONS = [
     "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
     "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
@@ -71,10 +70,10 @@ def iam_policy(role: str, bucket: str, prefix: str = "", *, allow_replace: bool 
         statements = [
             {"Sid": "PutAndReadArchiveObjects", "Effect": "Allow",
              "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-             "Resource": _objects(bucket, prefix, ARCHIVE_FOLDERS)},
-            _list_statement("ListArchivePrefixes", bucket, prefix, ARCHIVE_FOLDERS),
+             "Resource": _objects(bucket, prefix, SOURCE_PREFIXES)},
+            _list_statement("ListArchivePrefixes", bucket, prefix, SOURCE_PREFIXES),
             {"Sid": "ClearWorkingState", "Effect": "Allow", "Action": ["s3:DeleteObject"],
-             "Resource": _objects(bucket, prefix, WORKING_STATE_FOLDERS)},
+             "Resource": _objects(bucket, prefix, WORKING_STATE_PREFIXES)},
         ]
         if allow_replace:
             statements.append({"Sid": "ReplaceBillingMonth", "Effect": "Allow", "Action": ["s3:DeleteObject"],
@@ -83,10 +82,10 @@ def iam_policy(role: str, bucket: str, prefix: str = "", *, allow_replace: bool 
     elif role == "restorer":
         statements = [
             {"Sid": "RestoreAndReadArchiveObjects", "Effect": "Allow",
-             "Action": ["s3:RestoreObject", "s3:GetObject"], "Resource": _objects(bucket, prefix, ARCHIVE_FOLDERS)},
+             "Action": ["s3:RestoreObject", "s3:GetObject"], "Resource": _objects(bucket, prefix, SOURCE_PREFIXES)},
             {"Sid": "RecordRestoreRequests", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
              "Resource": _objects(bucket, prefix, [RESTORE_RECORDS_PREFIX])},
-            _list_statement("ListArchivePrefixes", bucket, prefix, (*ARCHIVE_FOLDERS, RESTORE_RECORDS_PREFIX)),
+            _list_statement("ListArchivePrefixes", bucket, prefix, (*SOURCE_PREFIXES, RESTORE_RECORDS_PREFIX)),
             _deny_statement(bucket),
         ]
     elif role == "bucket-admin":

@@ -6,11 +6,12 @@ import gzip
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import LocalArchiveStore
 from usage_archive.circleci.api import (
     CircleCISettingsError,
@@ -23,17 +24,18 @@ from usage_archive.circleci.api import (
     validate_window,
 )
 from usage_archive.circleci.sample import sample_rows, write_export
-from usage_archive.circleci.weekly import ArchiveLayout, export_job_key, fetch_week_csv, load_export_job
+from usage_archive.circleci.weekly import fetch_week_csv, load_export_job
+from usage_archive.periods import Week
 from usage_archive_tests.fakes.circleci_api import FakeUsageApi
 
-WEEK = date(2026, 11, 16)
+WEEK = Week.parse("2026-11-16")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 FAST = PollPolicy(initial_interval_s=0.001, max_interval_s=0.004, deadline_s=5, rate_limit_wait_s=0.001,
                   max_rate_limit_waits=3, server_error_retries=2, request_timeout_s=5)
 
 
 def gz_parts(tmp_path: Path, rows: int, parts: int, org: str = "org-a") -> list[bytes]:
-    all_rows = list(sample_rows(rows, org_id=org, weeks=[WEEK]))
+    all_rows = list(sample_rows(rows, org_id=org, weeks=[WEEK.monday]))
     size = -(-len(all_rows) // parts)
     payloads = []
     for i in range(parts):
@@ -63,7 +65,7 @@ def client(api: FakeUsageApi, token: str | None = None, sleeps: Callable[[float]
 
 def test_export_progresses_to_completed_with_urls_and_parts_merge(api: FakeUsageApi, tmp_path: Path) -> None:
     store, sleeps, logs = LocalArchiveStore(tmp_path / "archive"), Sleeps(), []
-    week = fetch_week_csv(store, client(api, sleeps=sleeps, logs=logs), "org-a", WEEK, ArchiveLayout(("org-a",)),
+    week = fetch_week_csv(store, client(api, sleeps=sleeps, logs=logs), "org-a", WEEK, CircleCILayout(("org-a",)),
                           now=NOW, log=logs.append)
     assert week.key == "circleci-usage-data/usage-data-2026-11-16-to-2026-11-23.csv"
     assert week.parts == 3 and week.merge.rows >= 120 and not week.resumed
@@ -78,7 +80,7 @@ def test_export_progresses_to_completed_with_urls_and_parts_merge(api: FakeUsage
     # The token went to the API, never to the (presigned) download URLs; the signature is never logged.
     assert all(r.had_token is ("/downloads/" not in r.path) for r in api.requests)
     assert not any("s3cr3t" in line or api.token in line for line in logs)
-    assert not store.exists(export_job_key("org-a", WEEK))  # done: the job state is gone
+    assert not store.exists(circleci_export_job_key("org-a", WEEK))  # done: the job state is gone
 
 
 def test_429_backs_off_then_succeeds_and_gives_up_clearly(api: FakeUsageApi) -> None:
@@ -96,10 +98,10 @@ def test_failed_export_surfaces_its_reason_and_the_next_run_makes_a_new_job(api:
     store = LocalArchiveStore(tmp_path / "archive")
     api.fail_reason = "Query timed out after 4 hours"
     with pytest.raises(ExportFailed, match="failed: Query timed out after 4 hours"):
-        fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
+        fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert load_export_job(store, "org-a", WEEK)["state"] == "failed"
     api.fail_reason = None
-    fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
+    fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert api.posts == 2
 
 
@@ -137,20 +139,20 @@ def test_deadline_then_a_rerun_resumes_the_same_job_without_a_post(api: FakeUsag
     api.hold = True
     slow = PollPolicy(initial_interval_s=0.001, max_interval_s=0.002, deadline_s=0.05)
     with pytest.raises(ExportNotReady, match="resumes this job"):
-        fetch_week_csv(store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, ArchiveLayout(), now=NOW)
+        fetch_week_csv(store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, CircleCILayout(), now=NOW)
     state = load_export_job(store, "org-a", WEEK)
     assert state["usage_export_job_id"] in api.jobs and api.posts == 1
     api.hold = False
-    week = fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
+    week = fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert week.resumed and week.job_id == state["usage_export_job_id"] and api.posts == 1
 
 
 def test_a_forgotten_job_is_replaced_once(api: FakeUsageApi, tmp_path: Path) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
-    store.put_bytes(export_job_key("org-a", WEEK), json.dumps({
+    store.put_bytes(circleci_export_job_key("org-a", WEEK), json.dumps({
         "usage_export_job_id": "gone", "window": {"start": "2026-11-16T00:00:00+00:00",
                                                    "end": "2026-11-22T23:59:59+00:00"}}).encode())
-    week = fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
+    week = fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert not week.resumed and api.posts == 1
 
 
@@ -159,10 +161,9 @@ def test_server_errors_are_retried_and_a_broken_part_is_named(api: FakeUsageApi,
     store = LocalArchiveStore(tmp_path / "archive")
     api.parts[1] = gzip.compress(b"NOT,A,USAGE,EXPORT\n1,2,3,4\n")
     with pytest.raises(ValueError, match=r"part 2 is missing required column\(s\) ORGANIZATION_ID"):
-        fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
+        fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert not store.exists("circleci-usage-data/usage-data-2026-11-16-to-2026-11-23.csv")
 
 
 def _window() -> tuple[datetime, datetime]:
-    start = datetime(2026, 11, 16, tzinfo=timezone.utc)
-    return start, start + timedelta(days=7) - timedelta(seconds=1)
+    return WEEK.start, WEEK.last_second

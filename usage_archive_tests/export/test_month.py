@@ -11,13 +11,15 @@ import boto3
 import psycopg2
 import pytest
 
+from usage_archive.archive.layout import billing_manifest_key
 from usage_archive.archive.store import ArchiveStoreError, LocalArchiveStore, S3ArchiveStore
 from usage_archive.defs.billing.tables import BILLING_TABLES
 from usage_archive.demo.billing_db import load_billing_rows, load_billing_schema
 from usage_archive.export.catalog import TableMissingError
-from usage_archive.export.month import PeriodError, TableExport, archive_month, manifest_key, parse_period
+from usage_archive.export.month import PeriodError, TableExport, archive_month
 from usage_archive.export.snapshot import BillingDatabaseError
 from usage_archive.export.verify import verify_file
+from usage_archive.periods import Month
 
 SPECS = [s.export for s in BILLING_TABLES]
 PERIOD = "2026-09"
@@ -106,9 +108,11 @@ def test_future_or_unfinished_month_is_refused(billing_db: str, tmp_path, period
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-09-15", "last month", ""])
-def test_malformed_period_is_named(bad: str) -> None:
-    with pytest.raises(PeriodError):
-        parse_period(bad)
+def test_malformed_period_is_named_and_nothing_is_read(bad: str, tmp_path) -> None:
+    store = LocalArchiveStore(tmp_path)
+    with pytest.raises(PeriodError, match=f"month '{bad}'"):
+        archive_month(store, "postgresql://nobody@127.0.0.1:9/none", SPECS, bad)
+    assert list(store.list()) == []
 
 
 def _deny(s3_client, bucket: str, key_pattern: str) -> None:
@@ -136,7 +140,7 @@ def test_failure_half_way_leaves_no_stale_manifest(billing_db: str, s3_store, s3
     _deny(s3_client, s3_bucket, "archive/root/billing-archive/2026/09/llm_usage_logs-*")
     with pytest.raises(ArchiveStoreError):
         archive_month(s3_store, billing_db, SPECS, PERIOD)
-    assert not s3_store.exists(manifest_key(parse_period(PERIOD)))  # incomplete month reads as incomplete
+    assert not s3_store.exists(billing_manifest_key(Month.parse(PERIOD)))  # incomplete month reads as incomplete
     s3_client.delete_bucket_policy(Bucket=s3_bucket)
     retried = archive_month(s3_store, billing_db, SPECS, PERIOD)  # the retry completes the month
     assert retried.manifest["files"][0]["records"] == 1 + archived_credits(billing_db) - 1

@@ -16,24 +16,23 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from usage_archive.circleci.sample import sample_rows, write_export
-from usage_archive.circleci.weekly import week_start_of
+from usage_archive.periods import Week
 
 JOB_PATH = re.compile(r"^/api/v2/organizations/([^/]+)/usage_export_job(?:/([^/?]+))?$")
 DOWNLOAD_PATH = re.compile(r"^/downloads/([^/]+)/(\d+)\.csv\.gz$")
 DEFAULT_PROGRESSION = ("created", "processing", "completed-no-urls", "completed")
 # The last week that is over (the newest partition), whatever day the tests run.
-LAST_WEEK: date = week_start_of(datetime.now(timezone.utc).date()) - timedelta(days=7)
+LAST_WEEK = Week.last_ended()
 
 
-def gzip_parts(tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: date = LAST_WEEK) -> list[bytes]:
+def gzip_parts(tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: Week = LAST_WEEK) -> list[bytes]:
     """A synthetic export of `rows` job rows in `parts` gzip CSV parts, as the API serves them."""
-    all_rows = list(sample_rows(rows, org_id=org_id, weeks=[week]))
+    all_rows = list(sample_rows(rows, org_id=org_id, weeks=[week.monday]))
     size = -(-len(all_rows) // parts)
     return [write_export(tmp_path / f"part{i}.csv.gz", all_rows[i * size:(i + 1) * size]).read_bytes()
             for i in range(parts)]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from usage_archive.github_actions.week import week_bounds
 from usage_archive.github_actions.windows import Window
+from usage_archive.periods import Week
 from usage_archive.resources.github import (
     GitHubAuthError,
     GitHubClient,
@@ -20,7 +20,7 @@ from usage_archive_tests.fakes.github_api import FakeClock, FakeGitHub, make_job
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
-WEEK = Window.half_open(*week_bounds("2026-01-05"))
+WEEK = Window.half_open(*Week.parse("2026-01-05").bounds)
 
 
 @pytest.fixture

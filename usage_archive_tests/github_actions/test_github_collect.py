@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from usage_archive.archive.layout import github_progress_key
 from usage_archive.archive.store import LocalArchiveStore
 from usage_archive.github_actions.archive_file import read_archive, repository_data_from_file
 from usage_archive.github_actions.collect import collect_week, store_week
 from usage_archive.github_actions.config import parse_repositories
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
-from usage_archive.github_actions.week import progress_key
+from usage_archive.periods import Week
 from usage_archive.resources.github import GitHubClient, GitHubRateLimitError
 from usage_archive_tests.fakes.github_api import FakeGitHub, make_job, make_run
 
@@ -34,7 +35,7 @@ def test_a_stopped_repository_resumes_after_its_last_checkpoint(tmp_path: Path) 
                               max_wait_seconds=60)
         with pytest.raises(GitHubRateLimitError, match="past the max wait"):
             collect_week(client, store, config, WEEK, checkpoint_every=5)
-        partial = repository_data_from_file(store.get_bytes(progress_key(WEEK, "octo/big", partial=True)))
+        partial = repository_data_from_file(store.get_bytes(github_progress_key(Week.parse(WEEK), "octo/big", partial=True)))
         assert [r.run_id for r in partial.runs] == list(range(1, 11)) and partial.table.num_rows == 20
 
         github.clock.now = github.reset_at  # two hours later, the retry, with a fresh budget

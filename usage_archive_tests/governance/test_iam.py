@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
-from usage_archive.governance.iam import ROLES, WORKING_STATE_FOLDERS, iam_policy
+from usage_archive.governance.iam import ROLES, iam_policy
 
 BUCKET = "governed-archive"
 
@@ -37,12 +37,11 @@ def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
     assert replace["Resource"] == [f"arn:aws:s3:::{BUCKET}/billing-archive/*"]
 
 
-def test_working_state_folders_are_the_sources_own() -> None:
-    from usage_archive.circleci.incoming import INCOMING_PREFIX
-    from usage_archive.circleci.weekly import JOBS_PREFIX
-    from usage_archive.github_actions.week import PROGRESS_PREFIX
-
-    assert set(WORKING_STATE_FOLDERS) == {JOBS_PREFIX, INCOMING_PREFIX.rstrip("/"), PROGRESS_PREFIX}
+def test_the_archiver_deletes_only_in_the_sources_working_folders() -> None:
+    clear = next(s for s in iam_policy("archiver", BUCKET, "prod")["Statement"] if s["Sid"] == "ClearWorkingState")
+    assert clear["Resource"] == [f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/.export-jobs/*",
+                                 f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/incoming/*",
+                                 f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/.progress/*"]
 
 
 def test_every_role_is_valid_json_without_wildcard_actions() -> None:

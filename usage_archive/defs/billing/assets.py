@@ -17,9 +17,10 @@ from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec, validate_table_specs
 from usage_archive.export.catalog import ColumnMissingError, TableMissingError
 from usage_archive.export.manifest import ManifestError
-from usage_archive.export.month import MonthArchive, PeriodError, archive_month, parse_period
+from usage_archive.export.month import MonthArchive, archive_month
 from usage_archive.export.parquet_export import ExportTypeError
 from usage_archive.export.snapshot import BillingDatabaseError, BillingDatabaseNotConfigured
+from usage_archive.periods import Month, PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
@@ -39,7 +40,7 @@ def table_key(spec: BillingTableSpec) -> dg.AssetKey:
 
 class BillingExportConfig(dg.Config):
     codec: Literal["zstd", "gzip"] = Field(
-        default="zstd", description="Parquet codec; gzip names files .parquet.gz like the original script",
+        default="zstd", description="Parquet codec; gzip names files .parquet.gz (see docs/billing.md)",
     )
 
 
@@ -98,9 +99,10 @@ def build_billing_archive(
             url = billing_db.get_url()
             months = []
             for key in context.partition_keys:
-                context.log.info(f"archiving billing month {key[:7]} into {store.uri()}")
+                month = Month.parse(key)
+                context.log.info(f"archiving billing month {month} into {store.uri()}")
                 months.append(archive_month(
-                    store, url, [s.export for s in specs], parse_period(key), codec=config.codec,
+                    store, url, [s.export for s in specs], month, codec=config.codec,
                     run_id=context.run.run_id, log=context.log.info,
                 ))
         except EXPECTED_ERRORS as exc:

@@ -7,7 +7,6 @@ non-zero.
 
 
 from collections.abc import Iterator, Sequence
-from datetime import date
 
 import dagster as dg
 
@@ -18,9 +17,10 @@ from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
 from usage_archive.export.catalog import quote_qualified
 from usage_archive.export.manifest import ManifestError, file_entry
-from usage_archive.export.month import month_filter_sql, parse_period, read_manifest
+from usage_archive.export.month import month_filter_sql, read_manifest
 from usage_archive.export.snapshot import open_snapshot
 from usage_archive.export.verify import CHECKSUM_PROBLEMS, ROW_PROBLEMS, FileVerification, verify_file
+from usage_archive.periods import Month
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
@@ -30,14 +30,14 @@ LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 
 
-def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
+def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[Month]:
     """The months this check run covers."""
-    return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
+    return [Month.parse(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
 
 
-def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: date) -> int | None:
+def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: Month) -> int | None:
     """The row count the export step reported for this month, from the run history."""
-    metadata = latest_materialization_metadata(context, key, f"{period:%Y-%m-%d}")
+    metadata = latest_materialization_metadata(context, key, period.key)
     if metadata is None:
         return None
     by_period = metadata.get("records_by_period")
@@ -68,7 +68,7 @@ def build_billing_checks(
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         periods = check_periods(context, partitions_def)
-        verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
+        verified: dict[str, list[tuple[Month, FileVerification | None, int | None]]] = {
             s.asset_name: [] for s in specs}
         manifest_problems: list[str] = []
         for period in periods:

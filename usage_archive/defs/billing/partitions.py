@@ -6,13 +6,13 @@ import os
 
 import dagster as dg
 
-from usage_archive.export.month import parse_period
+from usage_archive.periods import Month
 
 DEFAULT_START_MONTH = "2024-01-01"
 
 
 def billing_start_month() -> str:
-    return f"{parse_period(os.environ.get('BILLING_ARCHIVE_START_MONTH', DEFAULT_START_MONTH)):%Y-%m-%d}"
+    return Month.parse(os.environ.get("BILLING_ARCHIVE_START_MONTH", DEFAULT_START_MONTH)).key
 
 
 # end_offset=0: the newest partition is the last month that has ended, so a month in progress is never offered.

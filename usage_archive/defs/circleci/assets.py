@@ -11,22 +11,24 @@ from typing import Optional
 
 import dagster as dg
 
+from usage_archive.archive.layout import CIRCLECI_PREFIX, CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.api import CircleCIError, ExportNotReady, ExportWindowError, RateLimited
 from usage_archive.circleci.columns import UsageExportFormatError
-from usage_archive.circleci.weekly import ArchiveLayout, WeekCsv, WeekJson, archive_week_json, fetch_week_csv
+from usage_archive.circleci.weekly import WeekCsv, WeekJson, archive_week_json, fetch_week_csv
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
     circleci_weekly_partitions,
     split_partition_key,
 )
+from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.circleci import CircleCIResource
 
 GROUP = "circleci"
 USAGE_CSV = dg.AssetKey(["circleci", "usage_csv"])
 USAGE_JSON = dg.AssetKey(["circleci", "usage_hierarchical_json"])
-EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError)
+EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError, PeriodError)
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
 
@@ -59,7 +61,7 @@ def _csv_metadata(weeks: Sequence[tuple[str, WeekCsv]], uri: str) -> dict[str, o
 
 
 def build_circleci_assets(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: CircleCILayout = CIRCLECI_LAYOUT,
     retry_policy: Optional[dg.RetryPolicy] = DEFAULT_RETRY,  # noqa: UP045
 ) -> list[dg.AssetsDefinition]:
     multi = isinstance(partitions_def, dg.MultiPartitionsDefinition)
@@ -70,7 +72,7 @@ def build_circleci_assets(
         key=USAGE_CSV, group_name=GROUP, partitions_def=partitions_def, backfill_policy=backfill,
         retry_policy=retry_policy, kinds={"csv"}, tags={"source": "circleci_usage_api"}, pool="circleci_usage_api",
         description="The week's CircleCI Usage API export (Monday 00:00 to Sunday 23:59:59 UTC): every gzip part "
-                    "merged into one CSV with a single header, stored as circleci-usage-data/usage-data-<monday>-"
+                    f"merged into one CSV with a single header, stored as {CIRCLECI_PREFIX}/usage-data-<monday>-"
                     "to-<next monday>.csv (one folder per organisation when several are configured).",
     )
     def usage_csv(

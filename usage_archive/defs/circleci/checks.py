@@ -7,9 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from usage_archive.archive.layout import CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
-from usage_archive.circleci.weekly import ArchiveLayout
 from usage_archive.dagster_helpers import run_partition_keys
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
@@ -25,7 +25,7 @@ READABLE_EXPORT = "csv_is_a_usage_export"
 
 
 def build_circleci_checks(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: CircleCILayout = CIRCLECI_LAYOUT,
 ) -> list[dg.AssetChecksDefinition]:
     specs = [
         dg.AssetCheckSpec(JOB_COUNT, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,

@@ -2,7 +2,7 @@
 organisations are configured.
 
 - One organisation (or none yet): plain weekly keys `YYYY-MM-DD` (the Monday), so `--partition 2026-11-16` and
-  `--partition-range` work as for every other weekly asset, and objects sit flat under circleci-usage-data/.
+  `--partition-range` work as for every other weekly asset, and objects sit flat in the CircleCI folder.
 - Several (CIRCLECI_ORG_ID=a,b): `MultiPartitionsDefinition(org × week)` with keys `<org>|<YYYY-MM-DD>`; a
   backfill can select one org's row of partitions, and each org has its own folder.
 """
@@ -10,12 +10,14 @@ organisations are configured.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from usage_archive.archive.layout import CircleCILayout
 from usage_archive.circleci.api import CircleCISettingsError
-from usage_archive.circleci.weekly import ArchiveLayout, parse_org_ids, parse_week, week_start_of
+from usage_archive.circleci.weekly import parse_org_ids
+from usage_archive.periods import Week
 
 ORG = "org"
 WEEK = "week"
@@ -30,13 +32,13 @@ def circleci_org_ids() -> tuple[str, ...]:
         return ()
 
 
-def circleci_start_week(today: date | None = None) -> str:
+def circleci_start_week() -> str:
     """CIRCLECI_START_WEEK (a Monday), else the Monday 52 weeks back: the Usage API keeps about a year."""
     configured = os.environ.get("CIRCLECI_START_WEEK")
     if configured:
-        return f"{parse_week(configured.strip()):%Y-%m-%d}"
-    today = today or datetime.now(timezone.utc).date()
-    return f"{week_start_of(today) - timedelta(weeks=52):%Y-%m-%d}"
+        return Week.parse(configured).key
+    today = datetime.now(timezone.utc).date()
+    return Week.containing(today - timedelta(weeks=52)).key
 
 
 def build_partitions(org_ids: tuple[str, ...], start_week: str) -> dg.PartitionsDefinition:
@@ -48,19 +50,19 @@ def build_partitions(org_ids: tuple[str, ...], start_week: str) -> dg.Partitions
 
 
 CIRCLECI_ORG_IDS = circleci_org_ids()
-CIRCLECI_LAYOUT = ArchiveLayout(CIRCLECI_ORG_IDS)
+CIRCLECI_LAYOUT = CircleCILayout(CIRCLECI_ORG_IDS)
 circleci_weekly_partitions = build_partitions(CIRCLECI_ORG_IDS, circleci_start_week())
 
 
-def split_partition_key(key: str, partitions_def: dg.PartitionsDefinition) -> tuple[str | None, date]:
+def split_partition_key(key: str, partitions_def: dg.PartitionsDefinition) -> tuple[str | None, Week]:
     """(org, week) of a partition key; org is None for plain weekly keys (the configured single org)."""
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
         dims = partitions_def.get_partition_key_from_str(key).keys_by_dimension
-        return dims[ORG], parse_week(dims[WEEK])
-    return None, parse_week(key)
+        return dims[ORG], Week.parse(dims[WEEK])
+    return None, Week.parse(key)
 
 
-def partition_key_for(org_id: str, week: date, partitions_def: dg.PartitionsDefinition) -> str:
+def partition_key_for(org_id: str, week: Week, partitions_def: dg.PartitionsDefinition) -> str:
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return str(dg.MultiPartitionKey({ORG: org_id, WEEK: f"{week:%Y-%m-%d}"}))
-    return f"{week:%Y-%m-%d}"
+        return str(dg.MultiPartitionKey({ORG: org_id, WEEK: week.key}))
+    return week.key

@@ -1,7 +1,7 @@
-"""Import of existing exports: watches circleci-usage-data/incoming/ in the archive.
+"""Import of existing exports: watches the CircleCI `incoming/` folder of the archive (archive/layout.py).
 
 Each new `.csv`/`.csv.gz` is archived as the week(s) it covers (reported as materializations of
-`circleci/usage_csv`), moved to circleci-usage-data/imported/, and a run of `circleci/usage_hierarchical_json`
+`circleci/usage_csv`), moved to `imported/`, and a run of `circleci/usage_hierarchical_json`
 (with its blocking checks) is requested for each of those weeks, so the JSON follows without a manual step.
 A file that is not a usage export stays in place with a `.rejected.txt` note; it is looked at again only
 when it changes (the cursor remembers its size).
@@ -11,8 +11,8 @@ import json
 
 import dagster as dg
 
+from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX, CircleCILayout
 from usage_archive.circleci.incoming import NotAUsageExport, import_export, incoming_files, reject
-from usage_archive.circleci.weekly import ArchiveLayout
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
@@ -23,11 +23,11 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 
 
 def build_incoming_sensor(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: CircleCILayout = CIRCLECI_LAYOUT,
 ) -> dg.SensorDefinition:
     @dg.sensor(name="circleci_incoming_exports", minimum_interval_seconds=60, asset_selection=[USAGE_JSON],
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Archives usage exports dropped under circleci-usage-data/incoming/ and builds their JSON")
+               description=f"Archives usage exports dropped under {CIRCLECI_INCOMING_PREFIX}/ and builds their JSON")
     def circleci_incoming_exports(
         context: dg.SensorEvaluationContext, archive_store: ArchiveStoreResource,
     ) -> dg.SensorResult:

@@ -8,19 +8,20 @@ from typing import Any
 
 import dagster as dg
 
+from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
 from usage_archive.github_actions.collect import WeekCollection, collect_week, store_week
 from usage_archive.github_actions.config import RepositoriesConfigError, load_repositories
 from usage_archive.github_actions.metrics import WeekSummary, markdown_table, summarize
-from usage_archive.github_actions.week import WeekError
+from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.github import GitHubError, GitHubRateLimitError, GitHubResource
 
 GROUP = "github_actions"
 WORKFLOW_RUNS_KEY = dg.AssetKey(["github_actions", "workflow_runs"])
-EXPECTED_ERRORS = (GitHubError, RepositoriesConfigError, ArchiveStoreError, WeekError, ArchiveFileError)
+EXPECTED_ERRORS = (GitHubError, RepositoriesConfigError, ArchiveStoreError, PeriodError, ArchiveFileError)
 
 
 def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
     backfill_policy=dg.BackfillPolicy.single_run(), kinds={"github", "parquet"}, pool="github_api",
     description="Every job attempt of every GitHub Actions workflow run created in the week, for the "
                 "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner, billable "
-                "minutes and the OS multiplier. Stored as github-actions-usage/workflow-runs-<start>-to-<end>.parquet.",
+                f"minutes and the OS multiplier. Stored as {GITHUB_ACTIONS_PREFIX}/workflow-runs-<start>-to-<end>"
+                ".parquet.",
 )
 def workflow_runs(
     context: dg.AssetExecutionContext, archive_store: ArchiveStoreResource, github: GitHubResource,

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
-from usage_archive.github_actions.week import archive_key
+from usage_archive.periods import Week
 from usage_archive.resources.archive_store import ArchiveStoreResource
 
 EVERY_RUN_HAS_ITS_JOBS = "every_run_has_its_jobs"
@@ -58,7 +59,7 @@ def github_actions_workflow_runs_integrity(
     duplicates: list[str] = []
     counts: dict[str, dict[str, int | None]] = {}
     for week in check_weeks(context):
-        key = archive_key(week)
+        key = github_workflow_runs_key(Week.parse(week))
         try:
             table, info = read_archive(store.get_bytes(key))
         except (ArchiveStoreError, ArchiveFileError) as exc:

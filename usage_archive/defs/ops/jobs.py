@@ -12,7 +12,6 @@ import dagster as dg
 from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
-from usage_archive.export.month import PeriodError
 from usage_archive.governance.audit import summary_table, verify_all, verify_period
 from usage_archive.governance.bucket_policy import (
     BucketPolicyError,
@@ -22,6 +21,7 @@ from usage_archive.governance.bucket_policy import (
     check_bucket,
     settings_from_env,
 )
+from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 
 GOVERNANCE_TAGS = {"usage_archive/area": "governance"}

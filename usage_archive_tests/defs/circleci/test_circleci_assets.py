@@ -7,14 +7,13 @@ import gzip
 import json
 import multiprocessing
 import time
-from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
 import pytest
 
+from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import S3ArchiveStore
-from usage_archive.circleci.weekly import ArchiveLayout, export_job_key
 from usage_archive.defs.circleci.assets import (
     USAGE_CSV,
     USAGE_JSON,
@@ -40,8 +39,8 @@ from usage_archive_tests.fakes.circleci_api import (
     usage_resources,
 )
 
-WEEK = f"{LAST_WEEK:%Y-%m-%d}"
-NEXT = f"{LAST_WEEK + timedelta(days=7):%Y-%m-%d}"
+WEEK = LAST_WEEK.key
+NEXT = LAST_WEEK.next().key
 ASSETS = [usage_csv, usage_hierarchical_json, circleci_usage_integrity, circleci_usage_csv_readable]
 PREFIX = "archive"
 
@@ -76,7 +75,7 @@ def test_week_is_archived_as_csv_and_json_and_every_check_passes(usage_api, moto
     # Secrets appear nowhere in what Dagster records: not the token, not the download URLs' signature.
     recorded = " ".join(str(e) for e in result.all_events)
     assert usage_api.token not in recorded and "s3cr3t" not in recorded
-    assert usage_api.posts == 1 and not store.exists(export_job_key("org-a", LAST_WEEK))
+    assert usage_api.posts == 1 and not store.exists(circleci_export_job_key("org-a", LAST_WEEK))
 
 
 @pytest.mark.parametrize(("settings", "variable"), [({"token": None}, "CIRCLECI_TOKEN"),
@@ -131,7 +130,7 @@ def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(usage_api, mo
 def test_several_orgs_are_archived_in_their_own_folders(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path):
     orgs = ("org-a", "org-b")
     partitions = build_partitions(orgs, "2025-01-06")
-    layout = ArchiveLayout(orgs)
+    layout = CircleCILayout(orgs)
     assets = [*build_circleci_assets(partitions, layout, retry_policy=None), *build_circleci_checks(partitions, layout)]
     usage_api.parts = gzip_parts(tmp_path, 60, 2, org_id="org-b")
     result = dg.materialize(assets, partition_key=f"org-b|{WEEK}",
@@ -152,14 +151,14 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
     child.start()
     try:
         deadline = time.monotonic() + 60
-        while not store.exists(export_job_key("org-a", LAST_WEEK)):
+        while not store.exists(circleci_export_job_key("org-a", LAST_WEEK)):
             assert child.is_alive() and time.monotonic() < deadline, "the first run never created its export job"
             time.sleep(0.05)
     finally:
         child.kill()
         child.join(10)
     assert usage_api.posts == 1
-    job_id = json.loads(store.get_bytes(export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
+    job_id = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
     usage_api.hold = False
     result = dg.materialize(ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket))
     assert result.success and usage_api.posts == 1  # no second POST

@@ -27,7 +27,7 @@ def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket,
     env = {**os.environ, "DAGSTER_HOME": str(home), "ARCHIVE_URL": f"s3://{s3_bucket}/ci",
            "AWS_ENDPOINT_URL": moto_endpoint, "CIRCLECI_TOKEN": usage_api.token, "CIRCLECI_ORG_ID": "org-a",
            "CIRCLECI_API_URL": usage_api.base_url}
-    week = f"{LAST_WEEK:%Y-%m-%d}"
+    week = LAST_WEEK.key
     done = subprocess.run(
         [DAGSTER, "asset", "materialize", "-m", "usage_archive.definitions", "--select",
          "circleci/usage_csv,circleci/usage_hierarchical_json", "--partition", week, "--config-json", IN_PROCESS],

@@ -11,19 +11,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster_aws.s3 import S3Resource
 
+from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.defs.github_actions.assets import workflow_runs
 from usage_archive.defs.github_actions.checks import (
     github_actions_verify_job,
     github_actions_workflow_runs_integrity,
 )
 from usage_archive.github_actions.archive_file import read_archive
-from usage_archive.github_actions.week import archive_key
+from usage_archive.periods import Week
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.github import GitHubResource
 from usage_archive_tests.defs.github_actions.conftest import REPOSITORIES_YML, TOKEN, WEEK, github_resource
 from usage_archive_tests.fakes.github_api import FakeGitHub
 
 ASSETS = [workflow_runs, github_actions_workflow_runs_integrity]
+
+RUNS_KEY = github_workflow_runs_key(Week.parse(WEEK))
 
 
 def materialize(store: ArchiveStoreResource, github: FakeGitHub, repositories_file: Path,
@@ -47,7 +50,7 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(github: FakeGitHub, repo
     result = materialize(store, github, repositories_file)
     assert result.success
 
-    body = s3_client.get_object(Bucket=s3_bucket, Key=f"archive/{archive_key(WEEK)}")["Body"].read()
+    body = s3_client.get_object(Bucket=s3_bucket, Key=f"archive/{RUNS_KEY}")["Body"].read()
     table, info = read_archive(body)
     rows = {r["job_id"]: r for r in table.to_pylist()}
     assert sorted(rows) == [1001, 1002, 1003, 1004, 2001]  # job 1000 belongs to a run of the week before
@@ -82,7 +85,7 @@ def test_a_retried_run_resumes_after_a_404(github: FakeGitHub, repositories_file
     failure = failed.failure_data_for_node("github_actions__workflow_runs").error.message
     assert "repository octo/zz-private: 404 Not Found" in failure
     store = local_store.get_store()
-    assert not store.exists(archive_key(WEEK))  # nothing half-written
+    assert not store.exists(RUNS_KEY)  # nothing half-written
     progress = sorted(o.key for o in store.list("github-actions-usage/.progress/"))
     assert progress == ["github-actions-usage/.progress/2026-01-05/done/octo-labs/tool.parquet",
                         "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"]
@@ -113,7 +116,7 @@ def test_failures_are_clear_and_never_show_the_token(github: FakeGitHub, reposit
         assert expected in result.failure_data_for_node("github_actions__workflow_runs").error.message
         for event in result.all_events:
             assert wrong not in str(event) and TOKEN not in str(event)
-    assert not local_store.get_store().exists(archive_key(WEEK))
+    assert not local_store.get_store().exists(RUNS_KEY)
 
     ok = materialize(local_store, github, repositories_file)
     assert ok.success
@@ -125,10 +128,10 @@ def test_failures_are_clear_and_never_show_the_token(github: FakeGitHub, reposit
 def _tamper(store: ArchiveStoreResource, change) -> None:
     """Rewrite the stored week through `change(table)`, keeping its footer, as a corrupting writer would."""
     archive = store.get_store()
-    table, _info = read_archive(archive.get_bytes(archive_key(WEEK)))
+    table, _info = read_archive(archive.get_bytes(RUNS_KEY))
     sink = io.BytesIO()
     pq.write_table(change(table).replace_schema_metadata(table.schema.metadata), sink)
-    archive.put_bytes(archive_key(WEEK), sink.getvalue())
+    archive.put_bytes(RUNS_KEY, sink.getvalue())
 
 
 def _verify(store: ArchiveStoreResource, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
@@ -174,7 +177,7 @@ def test_a_run_whose_jobs_do_not_all_list_fails_before_anything_is_stored(
     assert "run 101: GitHub reported 4 jobs but listed 3" in result.failure_data_for_node(
         "github_actions__workflow_runs").error.message
     assert all(s.blocking for s in github_actions_workflow_runs_integrity.check_specs)
-    assert not local_store.get_store().exists(archive_key(WEEK))
+    assert not local_store.get_store().exists(RUNS_KEY)
 
 
 def test_rate_limit_waits_use_the_resource_clock(github: FakeGitHub, repositories_file: Path,

@@ -1,24 +1,23 @@
 """`usage-archive`: bucket governance, IAM policies, independent verify, restore and fetch, and the demo.
 
 Exit codes: 0 fine, 1 a finding (drift, mismatch, restore still pending), 2 an error (bad input, S3 refused).
-The archive comes from --archive-url or ARCHIVE_URL (s3://bucket[/prefix] or a local directory); boto3 reads
-AWS_ENDPOINT_URL and the other AWS_* variables itself. No Dagster import here, so the command starts fast.
+The archive comes from --archive-url or ARCHIVE_URL (s3://bucket[/prefix] or a local directory, by default
+`.archive/` in the working directory); boto3 reads AWS_ENDPOINT_URL and the other AWS_* variables itself.
+Settings come from usage_archive.settings. No Dagster import here, so the command starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX
-from usage_archive.archive.store import ArchiveStore, LocalArchiveStore, S3ArchiveStore, parse_archive_url
+from usage_archive.archive.store import ArchiveStore, parse_archive_url, store_from_url
+from usage_archive.settings import Settings
 
-DEFAULT_ARCHIVE_DIR = str(Path(__file__).resolve().parents[1] / ".archive")  # as usage_archive.resources
 OK, FINDING, ERROR = 0, 1, 2
 
 
@@ -27,17 +26,11 @@ class UsageError(ValueError):
 
 
 def _archive_url(args: argparse.Namespace) -> str:
-    return args.archive_url or os.environ.get("ARCHIVE_URL") or DEFAULT_ARCHIVE_DIR
+    return args.archive_url or Settings.from_env().archive_url
 
 
-def build_store(url: str) -> ArchiveStore:
-    scheme, location, prefix = parse_archive_url(url)
-    if scheme == "file":
-        return LocalArchiveStore(location)
-    import boto3
-
-    return S3ArchiveStore(boto3.client("s3"), location, prefix,
-                          storage_class=os.environ.get("ARCHIVE_STORAGE_CLASS") or "INTELLIGENT_TIERING")
+def build_store(args: argparse.Namespace) -> ArchiveStore:
+    return store_from_url(_archive_url(args), storage_class=Settings.from_env().storage_class)
 
 
 def _s3_location(args: argparse.Namespace) -> tuple[str, str]:
@@ -87,7 +80,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from usage_archive.governance.audit import summary_table, verify_all, verify_period
 
-    store = build_store(_archive_url(args))
+    store = build_store(args)
     if args.all:
         results = verify_all(store)
         if not results:
@@ -112,7 +105,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from usage_archive.governance.restore import poll_restores, request_restores, summarise
 
-    store = build_store(_archive_url(args))
+    store = build_store(args)
     if args.status:
         record = poll_restores(store, args.period)
     else:
@@ -131,7 +124,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from usage_archive.governance.fetch import fetch_month
 
-    fetched = fetch_month(build_store(_archive_url(args)), args.period, args.to)
+    fetched = fetch_month(build_store(args), args.period, args.to)
     for path in fetched.files:
         print(f"verified {path}")
     print(f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
@@ -142,7 +135,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from usage_archive import demo  # written by the lead; imported late, it pulls in heavier modules
+    from usage_archive import demo  # imported late: it pulls in Dagster and the whole code location
 
     result = demo.main()
     return result if isinstance(result, int) else OK
@@ -150,10 +143,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="usage-archive", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archive-url", help="s3://bucket[/prefix] or a directory (default: $ARCHIVE_URL)")
+    parser.add_argument("--archive-url", help="s3://bucket[/prefix] or a directory (default: $ARCHIVE_URL, else "
+                                              "./.archive)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    bucket = sub.add_parser("bucket", help="make the archive bucket match the SPEC (apply) or report drift (check)")
+    bucket = sub.add_parser("bucket", help="make the archive bucket match its settings (apply) or report drift "
+                                           "(check); see docs/operations.md")
     bucket.add_argument("action", choices=["apply", "check"])
     bucket.add_argument("--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing")
     bucket.add_argument("--object-lock-days", type=int,

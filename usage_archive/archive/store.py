@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -337,3 +337,23 @@ def parse_archive_url(url: str) -> tuple[str, str, str]:
     if "://" in url and not url.startswith("file://"):
         raise ValueError(f"ARCHIVE_URL {url!r}: only s3:// URLs and local paths are supported")
     return "file", url.removeprefix("file://"), ""
+
+
+def store_from_url(
+    url: str, *, s3_client: Callable[[], Any] | None = None, storage_class: str = DEFAULT_STORAGE_CLASS,
+    server_side_encryption: str = DEFAULT_ENCRYPTION, multipart_threshold: int = 64 * 1024 * 1024,
+) -> ArchiveStore:
+    """The store an ARCHIVE_URL names: `s3://bucket[/prefix]` or a local directory (relative paths are taken from
+    the current working directory). `s3_client` makes the boto3 client (default: `boto3.client("s3")`, which
+    honours AWS_ENDPOINT_URL and the other AWS_* variables); the Dagster resource passes dagster_aws's."""
+    scheme, location, prefix = parse_archive_url(url)
+    if scheme == "file":
+        return LocalArchiveStore(location)
+    if s3_client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    else:
+        client = s3_client()
+    return S3ArchiveStore(client, location, prefix, storage_class=storage_class,
+                          server_side_encryption=server_side_encryption, multipart_threshold=multipart_threshold)

@@ -19,7 +19,6 @@ import requests
 
 from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX
 
-DEFAULT_API_URL = "https://circleci.com/api/v2"
 MAX_WINDOW = timedelta(days=31)  # the API allows end ≤ start + 31 days (its text says 32: stay on the safe side)
 MAX_AGE = timedelta(days=365)  # start no older than one year (the API keeps 13 months; its spec says a year)
 DOWNLOAD_CHUNK = 1 << 20

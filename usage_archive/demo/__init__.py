@@ -1,8 +1,9 @@
 """`make demo` / `usage-archive demo`: the whole billing pipeline on embedded defaults.
 
 A local PostgreSQL (127.0.0.1:5432, or a throwaway one), a demo billing database with several months of synthetic
-rows, the local archive directory `.archive/`, and a Dagster instance in `.dagster_home/` so that `dagster dev`
-shows the same run afterwards.
+rows, the archive of ARCHIVE_URL (by default `.archive/` in the working directory), and a Dagster instance in
+`.dagster_home/` so that `dagster dev` shows the same run afterwards. The demo sets BILLING_DATABASE_URL,
+ARCHIVE_URL and DAGSTER_HOME in its own environment before it loads the code location.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from usage_archive.periods import Month
+from usage_archive.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATABASE = "usage_archive_demo"
@@ -39,26 +41,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo billing database {DEMO_DATABASE} on {postgres.admin_url.rsplit('/', 1)[0]}: "
           + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
-    archive_dir = os.environ.get("ARCHIVE_URL") or str(PROJECT_ROOT / ".archive")
+    archive_url = Settings.from_env().archive_url
     dagster_home = PROJECT_ROOT / ".dagster_home"
     dagster_home.mkdir(exist_ok=True)
     instance_config = dagster_home / "dagster.yaml"
     if not instance_config.exists():  # local SQLite storage; the deployment's dagster.yaml needs Postgres
         instance_config.write_text("telemetry:\n  enabled: false\n")
-    os.environ.update(BILLING_DATABASE_URL=database_url, ARCHIVE_URL=archive_dir, DAGSTER_HOME=str(dagster_home))
+    os.environ.update(BILLING_DATABASE_URL=database_url, ARCHIVE_URL=archive_url, DAGSTER_HOME=str(dagster_home))
 
     import dagster as dg
 
     from usage_archive.archive.layout import billing_manifest_key
+    from usage_archive.archive.store import store_from_url
     from usage_archive.definitions import defs  # after the environment is set: resources read it
-    from usage_archive.resources.archive_store import ArchiveStoreResource
 
+    store = store_from_url(archive_url)
     partition = month.key
-    print(f"\nmaterializing billing month {month:%Y-%m} (partition {partition}) into {archive_dir} …")
+    print(f"\nmaterializing billing month {month:%Y-%m} (partition {partition}) into {store.uri()} …")
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("billing_archive_job").execute_in_process(
             partition_key=partition, instance=instance, raise_on_error=False)
-    store = ArchiveStoreResource(url=archive_dir).get_store()
     key = billing_manifest_key(month)
     if store.exists(key):
         print(f"\nmanifest {store.uri(key)}:")

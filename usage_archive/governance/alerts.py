@@ -8,19 +8,15 @@ appears in a message or an exception.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-SECRET_ENV_VARS = (
-    "ALERT_WEBHOOK_URL", "CIRCLECI_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "DAGSTER_PG_PASSWORD", "BILLING_DATABASE_URL",
-)
+from usage_archive.settings import DEFAULT_UI_URL, secret_settings
+
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)", re.IGNORECASE)
 MAX_ERROR_CHARS = 1500
-DEFAULT_UI_URL = "http://localhost:3000"
 
 
 class AlertError(RuntimeError):
@@ -28,10 +24,9 @@ class AlertError(RuntimeError):
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if env is None else env
+    """The values to redact: every secret setting that is set (`env` defaults to the process environment)."""
     values = []
-    for name in SECRET_ENV_VARS:
-        value = (env.get(name) or "").strip()
+    for value in secret_settings(env).values():
         match = URL_PASSWORD.search(value)
         if match:  # a database URL: only its password is secret, host and database help the reader
             if len(match.group(2)) >= 4:

@@ -12,18 +12,21 @@ that cuts a DEEP_ARCHIVE object's 180-day minimum short and is billed anyway).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX
+from usage_archive.settings import (
+    BUCKET_DAYS,
+    DEFAULT_OBJECT_LOCK_DAYS,
+    DEFAULT_OBJECT_LOCK_MODE,
+    DEFAULT_STORAGE_CLASS,
+    OBJECT_LOCK_MODES,
+    Settings,
+)
 
-# Ten years: the manifest's retention_years and the billing expiry. COMPLIANCE retention can never be shortened
-# or removed, not even by the root account, so a smaller value must be chosen on purpose (env var) for tests.
-DEFAULT_OBJECT_LOCK_DAYS = 3650
-OBJECT_LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 # On a versioned bucket an expiry only adds a delete marker; the old version goes this many days later, once
 # its Object Lock retention allows (a window to undo an accidental overwrite where nothing is locked).
@@ -84,15 +87,15 @@ class BucketSettings:
 
     bucket: str
     prefix: str = ""  # the archive root inside the bucket (ARCHIVE_URL's path)
-    object_lock_mode: str = "COMPLIANCE"
+    object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE
     object_lock_days: int = DEFAULT_OBJECT_LOCK_DAYS
-    billing_glacier_ir_days: int = 90
-    billing_deep_archive_days: int = 365
-    billing_expire_days: int = 3650
-    usage_glacier_days: int = 90
-    usage_expire_days: int = 365
+    billing_glacier_ir_days: int = BUCKET_DAYS["ARCHIVE_BILLING_GLACIER_IR_DAYS"][1]
+    billing_deep_archive_days: int = BUCKET_DAYS["ARCHIVE_BILLING_DEEP_ARCHIVE_DAYS"][1]
+    billing_expire_days: int = BUCKET_DAYS["ARCHIVE_BILLING_EXPIRE_DAYS"][1]
+    usage_glacier_days: int = BUCKET_DAYS["ARCHIVE_USAGE_GLACIER_DAYS"][1]
+    usage_expire_days: int = BUCKET_DAYS["ARCHIVE_USAGE_EXPIRE_DAYS"][1]
     encryption: str = "AES256"
-    upload_storage_class: str = "INTELLIGENT_TIERING"  # ARCHIVE_STORAGE_CLASS: the class objects start in
+    upload_storage_class: str = DEFAULT_STORAGE_CLASS  # ARCHIVE_STORAGE_CLASS: the class objects start in
     skip: tuple[str, ...] = ()  # settings from SETTINGS left alone (ARCHIVE_BUCKET_SKIP, comma-separated)
 
     def key_prefix(self, folder: str) -> str:
@@ -138,38 +141,11 @@ class BucketSettings:
         return problems
 
 
-ENV_FIELDS = {
-    "ARCHIVE_OBJECT_LOCK_MODE": "object_lock_mode",
-    "ARCHIVE_OBJECT_LOCK_DAYS": "object_lock_days",
-    "ARCHIVE_BILLING_GLACIER_IR_DAYS": "billing_glacier_ir_days",
-    "ARCHIVE_BILLING_DEEP_ARCHIVE_DAYS": "billing_deep_archive_days",
-    "ARCHIVE_BILLING_EXPIRE_DAYS": "billing_expire_days",
-    "ARCHIVE_USAGE_GLACIER_DAYS": "usage_glacier_days",
-    "ARCHIVE_USAGE_EXPIRE_DAYS": "usage_expire_days",
-    "ARCHIVE_STORAGE_CLASS": "upload_storage_class",
-    "ARCHIVE_BUCKET_SKIP": "skip",
-}
-
-
 def settings_from_env(bucket: str, prefix: str = "", env: Mapping[str, str] | None = None,
                       **overrides: Any) -> BucketSettings:
-    """BucketSettings from the ARCHIVE_* variables (see ENV_FIELDS), then explicit overrides (CLI flags)."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for name, attr in ENV_FIELDS.items():
-        raw = env.get(name)
-        if raw is None or raw.strip() == "":
-            continue
-        if attr in ("object_lock_mode", "upload_storage_class"):
-            values[attr] = raw.strip().upper()
-            continue
-        if attr == "skip":
-            values[attr] = tuple(p.strip().lower().replace("-", "_") for p in raw.split(",") if p.strip())
-            continue
-        try:
-            values[attr] = int(raw)
-        except ValueError:
-            raise ValueError(f"{name}={raw!r} is not a whole number of days") from None
+    """BucketSettings from the ARCHIVE_* variables (usage_archive.settings), then explicit overrides (CLI
+    flags; None leaves the variable's value)."""
+    values = Settings.from_env(env).bucket_policy_values()
     values.update({k: v for k, v in overrides.items() if v is not None})
     return BucketSettings(bucket=bucket, prefix=prefix, **values)
 

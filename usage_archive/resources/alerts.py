@@ -8,12 +8,12 @@ import dagster as dg
 from pydantic import Field
 
 from usage_archive.governance.alerts import (
-    DEFAULT_UI_URL,
     failure_alert,
     post_alert,
     secret_values,
     summary_alert,
 )
+from usage_archive.settings import DEFAULT_UI_URL
 
 
 class AlertWebhookResource(dg.ConfigurableResource):
@@ -45,11 +45,3 @@ class AlertWebhookResource(dg.ConfigurableResource):
             post_alert(self.webhook_url, payload, timeout=self.timeout_seconds)
         return payload
 
-
-def build_alert_webhook() -> AlertWebhookResource:
-    from usage_archive.resources import env_or_default
-
-    return AlertWebhookResource(
-        webhook_url=env_or_default("ALERT_WEBHOOK_URL", None),
-        ui_url=env_or_default("DAGSTER_UI_URL", DEFAULT_UI_URL),
-    )

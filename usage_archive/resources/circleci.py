@@ -3,23 +3,21 @@ list), CIRCLECI_API_URL. Poll and backoff intervals are fields so tests (and imp
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
-from usage_archive.circleci.api import DEFAULT_API_URL, CircleCISettingsError, PollPolicy, UsageApiClient
-from usage_archive.circleci.weekly import parse_org_ids
+from usage_archive.circleci.api import CircleCISettingsError, PollPolicy, UsageApiClient
+from usage_archive.settings import DEFAULT_CIRCLECI_API_URL, SettingsError, parse_org_ids
 
 
 class CircleCIResource(dg.ConfigurableResource):
     """A Usage API client factory. The token is resolved at run time and never logged."""
 
-    token: Optional[str] = Field(default=None, description="CIRCLECI_TOKEN: a personal API token (secret)")  # noqa: UP045
-    org_ids: Optional[str] = Field(default=None, description="CIRCLECI_ORG_ID: organisation id(s), comma-separated")  # noqa: UP045
-    api_url: str = Field(default=DEFAULT_API_URL, description="CIRCLECI_API_URL")
+    token: str | None = Field(default=None, description="CIRCLECI_TOKEN: a personal API token (secret)")
+    org_ids: str | None = Field(default=None, description="CIRCLECI_ORG_ID: organisation id(s), comma-separated")
+    api_url: str = Field(default=DEFAULT_CIRCLECI_API_URL, description="CIRCLECI_API_URL")
     poll_initial_seconds: float = Field(default=15.0, description="first wait between polls of an export job")
     poll_max_seconds: float = Field(default=300.0, description="longest wait between polls (exponential backoff)")
     poll_deadline_seconds: float = Field(default=3600.0, description="give up polling after this long; a rerun "
@@ -29,7 +27,10 @@ class CircleCIResource(dg.ConfigurableResource):
     request_timeout_seconds: float = Field(default=60.0, description="HTTP timeout of one request")
 
     def org_id_list(self) -> tuple[str, ...]:
-        return parse_org_ids(self.org_ids)
+        try:
+            return parse_org_ids(self.org_ids)
+        except SettingsError as exc:
+            raise CircleCISettingsError(str(exc)) from None
 
     def single_org_id(self) -> str:
         orgs = self.org_id_list()
@@ -53,13 +54,3 @@ class CircleCIResource(dg.ConfigurableResource):
                 "Tokens) and set CIRCLECI_TOKEN")
         return UsageApiClient(self.api_url, self.token, policy=self.policy(), log=log)
 
-
-def build_circleci_resource() -> CircleCIResource:
-    """From the environment: secrets as EnvVar (hidden in the UI), the API URL with its public default."""
-    def env(name: str) -> str | dg.EnvVar | None:
-        return dg.EnvVar(name) if os.environ.get(name) else None
-
-    return CircleCIResource(
-        token=env("CIRCLECI_TOKEN"), org_ids=env("CIRCLECI_ORG_ID"),
-        api_url=env("CIRCLECI_API_URL") or DEFAULT_API_URL,
-    )

@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
 
 from usage_archive.github_actions.windows import RESULT_CAP, Window
+from usage_archive.settings import DEFAULT_GITHUB_API_URL, DEFAULT_REPOSITORIES_FILE
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 
@@ -65,7 +65,7 @@ class GitHubClient:
     """Serial requests (GitHub asks integrations not to run them concurrently), pagination by `Link` headers."""
 
     def __init__(
-        self, token: str, api_url: str = DEFAULT_API_URL, *, sleep: Callable[[float], None] = time.sleep,
+        self, token: str, api_url: str = DEFAULT_GITHUB_API_URL, *, sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time, max_wait_seconds: float = 3900, secondary_wait_seconds: float = 60,
         max_attempts: int = 6, timeout_seconds: float = 30, log: Callable[[str], None] | None = None,
     ) -> None:
@@ -233,9 +233,9 @@ class GitHubResource(dg.ConfigurableResource):
     """GITHUB_TOKEN (a secret), GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3) and the
     repositories file USAGE_ARCHIVE_REPOSITORIES."""
 
-    token: Optional[str] = Field(default=None, description="GITHUB_TOKEN; a secret, never logged")  # noqa: UP045
-    api_url: str = Field(default=DEFAULT_API_URL, description="GITHUB_API_URL")
-    repositories_file: str = Field(default="repositories.yml", description="USAGE_ARCHIVE_REPOSITORIES")
+    token: str | None = Field(default=None, description="GITHUB_TOKEN; a secret, never logged")
+    api_url: str = Field(default=DEFAULT_GITHUB_API_URL, description="GITHUB_API_URL")
+    repositories_file: str = Field(default=DEFAULT_REPOSITORIES_FILE, description="USAGE_ARCHIVE_REPOSITORIES")
     max_rate_limit_wait_seconds: float = Field(
         default=3900, description="longest wait for a rate-limit reset before the run fails (and can be retried); "
                                   "the primary limit resets hourly, so the default waits out a full window")
@@ -264,13 +264,3 @@ class GitHubResource(dg.ConfigurableResource):
             timeout_seconds=self.request_timeout_seconds, log=log,
         )
 
-
-def build_github_resource() -> GitHubResource:
-    """The `github` resource from GITHUB_TOKEN, GITHUB_API_URL and USAGE_ARCHIVE_REPOSITORIES."""
-    from usage_archive.resources import env_or_default
-
-    return GitHubResource(
-        token=env_or_default("GITHUB_TOKEN", None),
-        api_url=env_or_default("GITHUB_API_URL", DEFAULT_API_URL),
-        repositories_file=env_or_default("USAGE_ARCHIVE_REPOSITORIES", "repositories.yml"),
-    )

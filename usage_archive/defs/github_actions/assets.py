@@ -10,7 +10,7 @@ import dagster as dg
 
 from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
+from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
 from usage_archive.github_actions.collect import WeekCollection, collect_week, store_week
 from usage_archive.github_actions.config import RepositoriesConfigError, load_repositories
@@ -47,7 +47,7 @@ def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
 
 
 @dg.asset(
-    key=WORKFLOW_RUNS_KEY, group_name=GROUP, partitions_def=github_actions_weekly_partitions,
+    key=WORKFLOW_RUNS_KEY, group_name=GROUP, partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(), kinds={"github", "parquet"}, pool="github_api",
     description="Every job attempt of every GitHub Actions workflow run created in the week, for the "
                 "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner, billable "

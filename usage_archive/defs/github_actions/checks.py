@@ -12,7 +12,7 @@ from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
-from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
+from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
 from usage_archive.periods import Week
@@ -24,7 +24,7 @@ NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
 
 def check_weeks(context: dg.AssetCheckExecutionContext) -> list[str]:
     """The weeks this check run covers."""
-    return run_partition_keys(context, github_actions_weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
+    return run_partition_keys(context, weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
 
 
 def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | None:
@@ -43,11 +43,11 @@ def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | N
     name="github_actions_workflow_runs_integrity",
     specs=[
         dg.AssetCheckSpec(EVERY_RUN_HAS_ITS_JOBS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
+                          partitions_def=weekly_partitions,
                           description="every run GitHub listed for the week has as many job rows as GitHub "
                                       "reported jobs (no run silently dropped), and no row lacks its run"),
         dg.AssetCheckSpec(NO_DUPLICATE_JOB_ATTEMPTS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
+                          partitions_def=weekly_partitions,
                           description="no job attempt (job id) is stored twice"),
     ],
 )

@@ -129,7 +129,7 @@ def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(usage_api, mo
 
 def test_several_orgs_are_archived_in_their_own_folders(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path):
     orgs = ("org-a", "org-b")
-    partitions = build_partitions(orgs, "2025-01-06")
+    partitions = build_partitions(orgs)
     layout = CircleCILayout(orgs)
     assets = [*build_circleci_assets(partitions, layout, retry_policy=None), *build_circleci_checks(partitions, layout)]
     usage_api.parts = gzip_parts(tmp_path, 60, 2, org_id="org-b")

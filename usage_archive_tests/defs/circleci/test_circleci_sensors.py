@@ -100,7 +100,7 @@ def test_monday_schedule_asks_for_last_week_for_every_org():
     assert single.cron_schedule == "0 2 * * 1" and single.execution_timezone == "UTC"
     requests = single(dg.build_schedule_context(scheduled_execution_time=monday))
     assert [r.partition_key for r in requests] == ["2026-11-16"]
-    multi = build_partitions(("org-a", "org-b"), "2025-01-06")
+    multi = build_partitions(("org-a", "org-b"))
     several = build_weekly_schedule(circleci_weekly_usage_job, ("org-a", "org-b"), multi)
     requests = several(dg.build_schedule_context(scheduled_execution_time=monday))
     assert [r.partition_key for r in requests] == ["org-a|2026-11-16", "org-b|2026-11-16"]
@@ -132,7 +132,7 @@ def test_an_export_of_two_orgs_lands_in_their_folders_and_partitions(tmp_path):
     rows = [*sample_rows(30, org_id="org-a", weeks=[LAST_WEEK.monday]), *sample_rows(30, org_id="org-b", weeks=[LAST_WEEK.monday])]
     store.put_file(circleci_incoming_key("both.csv"), write_export(tmp_path / "both.csv", rows, compress=False))
     orgs = ("org-a", "org-b")
-    sensor = build_incoming_sensor(build_partitions(orgs, "2025-01-06"), CircleCILayout(orgs))
+    sensor = build_incoming_sensor(build_partitions(orgs), CircleCILayout(orgs))
     with dg.build_sensor_context(resources={"archive_store": archive}) as context:
         result = sensor(context)
     assert sorted(r.partition_key for r in result.run_requests) == [f"{org}|{LAST_WEEK.key}" for org in orgs]

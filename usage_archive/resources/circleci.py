@@ -1,5 +1,6 @@
-"""The CircleCI Usage API resource: CIRCLECI_TOKEN (secret), CIRCLECI_ORG_ID (one id or a comma-separated
-list), CIRCLECI_API_URL. Poll and backoff intervals are fields so tests (and impatient operators) can shrink them."""
+"""The CircleCI Usage API resource: configures and hands out the client (usage_archive/circleci/api.py) from
+CIRCLECI_TOKEN (secret), CIRCLECI_ORG_ID (one id or a comma-separated list) and CIRCLECI_API_URL. Poll and retry
+intervals are fields so tests (and impatient operators) can shrink them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Callable
 import dagster as dg
 from pydantic import Field
 
-from usage_archive.circleci.api import CircleCISettingsError, PollPolicy, UsageApiClient
+from usage_archive.circleci.api import DEFAULT_RETRY, CircleCISettingsError, PollPolicy, UsageApiClient
+from usage_archive.retry import RetryPolicy
 from usage_archive.settings import DEFAULT_CIRCLECI_API_URL, SettingsError, parse_org_ids
 
 
@@ -22,8 +24,14 @@ class CircleCIResource(dg.ConfigurableResource):
     poll_max_seconds: float = Field(default=300.0, description="longest wait between polls (exponential backoff)")
     poll_deadline_seconds: float = Field(default=3600.0, description="give up polling after this long; a rerun "
                                                                       "resumes the same export job")
-    rate_limit_wait_seconds: float = Field(default=360.0, description="wait after a 429 without Retry-After")
-    max_rate_limit_waits: int = Field(default=6, description="429 answers tolerated per request")
+    rate_limit_wait_seconds: float = Field(default=DEFAULT_RETRY.rate_limit_wait_s,
+                                           description="wait after a 429 without Retry-After")
+    max_rate_limit_waits: int = Field(default=DEFAULT_RETRY.max_rate_limit_waits,
+                                      description="429 answers tolerated per request")
+    max_retries: int = Field(default=DEFAULT_RETRY.max_retries,
+                             description="further attempts after connection errors and 5xx answers")
+    retry_backoff_seconds: float = Field(default=DEFAULT_RETRY.backoff_initial_s,
+                                         description="first wait after a connection error or 5xx (then doubling)")
     request_timeout_seconds: float = Field(default=60.0, description="HTTP timeout of one request")
 
     def org_id_list(self) -> tuple[str, ...]:
@@ -43,8 +51,13 @@ class CircleCIResource(dg.ConfigurableResource):
     def policy(self) -> PollPolicy:
         return PollPolicy(
             initial_interval_s=self.poll_initial_seconds, max_interval_s=self.poll_max_seconds,
-            deadline_s=self.poll_deadline_seconds, rate_limit_wait_s=self.rate_limit_wait_seconds,
-            max_rate_limit_waits=self.max_rate_limit_waits, request_timeout_s=self.request_timeout_seconds,
+            deadline_s=self.poll_deadline_seconds, request_timeout_s=self.request_timeout_seconds,
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries, max_rate_limit_waits=self.max_rate_limit_waits,
+            backoff_initial_s=self.retry_backoff_seconds, rate_limit_wait_s=self.rate_limit_wait_seconds,
         )
 
     def get_client(self, log: Callable[[str], None] | None = None) -> UsageApiClient:
@@ -52,5 +65,5 @@ class CircleCIResource(dg.ConfigurableResource):
             raise CircleCISettingsError(
                 "CIRCLECI_TOKEN is not set: create a personal API token in CircleCI (User Settings → Personal API "
                 "Tokens) and set CIRCLECI_TOKEN")
-        return UsageApiClient(self.api_url, self.token, policy=self.policy(), log=log)
+        return UsageApiClient(self.api_url, self.token, policy=self.policy(), retry=self.retry_policy(), log=log)
 

@@ -26,12 +26,13 @@ from usage_archive.circleci.api import (
 from usage_archive.circleci.sample import sample_rows, write_export
 from usage_archive.circleci.weekly import fetch_week_csv, load_export_job
 from usage_archive.periods import Week
+from usage_archive.retry import RetryPolicy
 from usage_archive_tests.fakes.circleci_api import FakeUsageApi
 
 WEEK = Week.parse("2026-11-16")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-FAST = PollPolicy(initial_interval_s=0.001, max_interval_s=0.004, deadline_s=5, rate_limit_wait_s=0.001,
-                  max_rate_limit_waits=3, server_error_retries=2, request_timeout_s=5)
+FAST = PollPolicy(initial_interval_s=0.001, max_interval_s=0.004, deadline_s=5, request_timeout_s=5)
+FAST_RETRY = RetryPolicy(max_retries=2, max_rate_limit_waits=3, backoff_initial_s=0.001, rate_limit_wait_s=0.001)
 
 
 def gz_parts(tmp_path: Path, rows: int, parts: int, org: str = "org-a") -> list[bytes]:
@@ -58,7 +59,7 @@ class Sleeps(list):
 
 def client(api: FakeUsageApi, token: str | None = None, sleeps: Callable[[float], None] | None = None,
            logs: list | None = None, policy: PollPolicy = FAST) -> UsageApiClient:
-    return UsageApiClient(api.base_url, token or api.token, policy=policy,
+    return UsageApiClient(api.base_url, token or api.token, policy=policy, retry=FAST_RETRY,
                           sleep=sleeps if sleeps is not None else Sleeps(),
                           log=(logs.append if logs is not None else None))
 
@@ -87,7 +88,9 @@ def test_429_backs_off_then_succeeds_and_gives_up_clearly(api: FakeUsageApi) -> 
     sleeps = Sleeps()
     api.post_statuses = [429, 429]
     job = client(api, sleeps=sleeps).create_export("org-a", *_window(), now=NOW)
-    assert job.state == "created" and api.posts == 3 and sleeps[:2] == [FAST.rate_limit_wait_s] * 2
+    assert job.state == "created"
+    assert api.posts == 3
+    assert sleeps[:2] == [FAST_RETRY.rate_limit_wait_s] * 2
     api.post_statuses = [429] * 10
     with pytest.raises(RateLimited, match="10 export jobs per hour"):
         client(api).create_export("org-a", *_window(), now=NOW)

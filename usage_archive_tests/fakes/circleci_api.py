@@ -209,6 +209,7 @@ def usage_resources(api: FakeUsageApi, endpoint: str, bucket: str, prefix: str =
 
     settings = {"token": api.token, "org_ids": "org-a", "api_url": api.base_url, "poll_initial_seconds": 0.001,
                 "poll_max_seconds": 0.005, "poll_deadline_seconds": 10, "rate_limit_wait_seconds": 0.001,
+                "retry_backoff_seconds": 0.001,
                 **circleci}
     return {"archive_store": ArchiveStoreResource(url=f"s3://{bucket}/{prefix}", s3=S3Resource(endpoint_url=endpoint)),
             "circleci": CircleCIResource(**settings)}

@@ -7,15 +7,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from usage_archive.github_actions.windows import Window
-from usage_archive.periods import Week
-from usage_archive.resources.github import (
+from usage_archive.github_actions.client import (
     GitHubAuthError,
     GitHubClient,
+    GitHubError,
     GitHubNotFound,
     GitHubPermissionError,
     GitHubRateLimitError,
 )
+from usage_archive.github_actions.windows import Window
+from usage_archive.periods import Week
 from usage_archive_tests.fakes.github_api import FakeClock, FakeGitHub, make_job, make_run
 
 UTC = timezone.utc
@@ -150,3 +151,18 @@ def test_a_403_with_no_budget_and_no_reset_header_backs_off(github: FakeGitHub) 
     github.reset_header = False
     assert client_for(github, secondary_wait_seconds=20).list_workflows("octo/api") == []
     assert github.clock.sleeps == [20.0, 40.0]  # no reset to wait for: the secondary back-off instead
+
+
+def test_server_errors_are_retried_with_the_shared_backoff(github: FakeGitHub) -> None:
+    github.repository("octo/api").workflows = [{"id": 1, "name": "CI", "path": "ci.yml", "state": "active"}]
+    github.secondary = [(502, None), (503, None)]  # answered before the real route
+    assert client_for(github).list_workflows("octo/api")[0]["id"] == 1
+    assert github.clock.sleeps == [2.0, 4.0]
+
+
+def test_server_errors_past_the_attempts_name_the_call(github: FakeGitHub) -> None:
+    github.repository("octo/api")
+    github.secondary = [(500, None)] * 3
+    with pytest.raises(GitHubError, match=r"repository octo/api: 500 from GET .*/repos/octo/api/actions/workflows"):
+        client_for(github, max_attempts=3).list_workflows("octo/api")
+    assert len(github.requests) == 3

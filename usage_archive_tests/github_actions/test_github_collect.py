@@ -10,11 +10,11 @@ import pytest
 from usage_archive.archive.layout import github_progress_key
 from usage_archive.archive.store import LocalArchiveStore
 from usage_archive.github_actions.archive_file import read_archive, repository_data_from_file
+from usage_archive.github_actions.client import GitHubClient, GitHubRateLimitError
 from usage_archive.github_actions.collect import collect_week, store_week
 from usage_archive.github_actions.config import parse_repositories
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
 from usage_archive.periods import Week
-from usage_archive.resources.github import GitHubClient, GitHubRateLimitError
 from usage_archive_tests.fakes.github_api import FakeGitHub, make_job, make_run
 
 MONDAY = datetime(2026, 1, 5, tzinfo=timezone.utc)

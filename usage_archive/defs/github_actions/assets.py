@@ -12,12 +12,13 @@ from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
+from usage_archive.github_actions.client import GitHubError, GitHubRateLimitError
 from usage_archive.github_actions.collect import WeekCollection, collect_week, store_week
 from usage_archive.github_actions.config import RepositoriesConfigError, load_repositories
 from usage_archive.github_actions.metrics import WeekSummary, markdown_table, summarize
 from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
-from usage_archive.resources.github import GitHubError, GitHubRateLimitError, GitHubResource
+from usage_archive.resources.github import GitHubResource
 
 GROUP = "github_actions"
 WORKFLOW_RUNS_KEY = dg.AssetKey(["github_actions", "workflow_runs"])

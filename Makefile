@@ -25,7 +25,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check usage_archive usage_archive_tests bench
-	$(BIN)/ruff format --check usage_archive usage_archive_tests bench || true
+	$(BIN)/ruff format --check usage_archive usage_archive_tests bench
 
 # The Dagster UI on the demo's instance and database (run `make demo` first).
 dev: setup

@@ -1,5 +1,6 @@
-"""Billing export benchmark (`make bench-billing`): our streaming ADBC → Parquet engine against the seed script's
-`pandas.read_sql` + `to_parquet(compression="gzip")`, with the database's own binary COPY as the floor.
+"""Billing export benchmark (`make bench-billing`): our streaming ADBC → Parquet engine against
+`pandas.read_sql` + `to_parquet(compression="gzip")` (labelled `seed`: how months were archived before this
+project, see docs/billing.md), with the database's own binary COPY as the floor.
 
 Each measurement runs in a fresh child process, so its peak RSS is its own. Times cover the export only (not the
 interpreter start). Prints a table, then one JSON object on the last line.

@@ -38,11 +38,6 @@ class MergeResult:
     duplicates_dropped: int = 0
 
 
-def is_gzip(path: str | os.PathLike[str]) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
-
-
 @contextmanager
 def open_part(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """The part's decompressed bytes (gzip is recognised by its magic bytes, not the file name)."""

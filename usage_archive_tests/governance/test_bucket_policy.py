@@ -27,7 +27,7 @@ def rule(transitions: list[tuple[int, str]], expiration: int | None, rule_id: st
     return out
 
 
-def test_spec_defaults_are_valid_and_match_the_spec() -> None:
+def test_default_settings_are_valid_and_tier_each_source() -> None:
     settings = BucketSettings(bucket="b")
     assert settings.validate() == []
     rules = {r.rule_id: r for r in settings.lifecycle_rules()}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from usage_archive.export.month import TableExport
 
-# Secrets or operational data: never archived (SPEC "Never archived").
+# Secrets or operational data: never archived (docs/billing.md, "Tables are data").
 NEVER_ARCHIVED = frozenset({"api_keys", "admin_users", "provider_configs", "revoked_tokens"})
 
 

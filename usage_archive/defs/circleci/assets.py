@@ -7,7 +7,6 @@ policy retries only "not ready yet" and "rate limited") never spends another of 
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Optional
 
 import dagster as dg
 
@@ -62,7 +61,7 @@ def _csv_metadata(weeks: Sequence[tuple[str, WeekCsv]], uri: str) -> dict[str, o
 
 def build_circleci_assets(
     partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: CircleCILayout = CIRCLECI_LAYOUT,
-    retry_policy: Optional[dg.RetryPolicy] = DEFAULT_RETRY,  # noqa: UP045
+    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY,
 ) -> list[dg.AssetsDefinition]:
     multi = isinstance(partitions_def, dg.MultiPartitionsDefinition)
     # One org: a --partition-range runs as one run, week after week. Several: one run per (org, week).

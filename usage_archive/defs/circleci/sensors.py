@@ -51,7 +51,7 @@ def build_incoming_sensor(
                 key = partition_key_for(week.org_id, week.week, partitions_def)
                 if key not in known:
                     context.log.warning(f"{week.csv_key} is archived, but week {week.week} is not a partition of "
-                                        "the CircleCI assets (see CIRCLECI_START_WEEK): no JSON run requested")
+                                        "the CircleCI assets (see USAGE_ARCHIVE_START_WEEK): no JSON run requested")
                     continue
                 events.append(dg.AssetMaterialization(
                     asset_key=USAGE_CSV, partition=key,

@@ -166,6 +166,6 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
     assert metadata["export_job_id"].value == job_id and metadata["resumed_export_job"].value is True
 
 
-def test_asset_keys_are_the_spec_ones() -> None:
+def test_asset_keys_never_change() -> None:
     assert usage_csv.key == USAGE_CSV == dg.AssetKey(["circleci", "usage_csv"])
     assert usage_hierarchical_json.key == USAGE_JSON == dg.AssetKey(["circleci", "usage_hierarchical_json"])

@@ -36,7 +36,8 @@ def test_put_get_head_list_copy_delete(store, tmp_path) -> None:
     assert [o.key for o in store.list("a/")] == ["a/b/one.json", "a/c/two.json"]
     assert [o.key for o in store.list("a/c/")] == ["a/c/two.json"]
     store.delete("a/b/one.json")
-    assert not store.exists("a/b/one.json") and store.exists("a/c/two.json")
+    assert not store.exists("a/b/one.json")
+    assert store.exists("a/c/two.json")
     with pytest.raises(ObjectNotFound, match="missing.json"):
         store.get_bytes("a/missing.json")
     target = tmp_path / "downloaded"
@@ -49,7 +50,8 @@ def test_large_files_go_up_in_parts_and_keep_their_digest(store, tmp_path) -> No
     big.write_bytes(os.urandom(12 * 1024 * 1024))
     digest = hashlib.sha256(big.read_bytes()).hexdigest()
     stored = store.put_file("big/file.bin", big)
-    assert stored.sha256 == digest and stored.bytes == 12 * 1024 * 1024
+    assert stored.sha256 == digest
+    assert stored.bytes == 12 * 1024 * 1024
     back = tmp_path / "back.bin"
     store.download("big/file.bin", back)
     assert hashlib.sha256(back.read_bytes()).hexdigest() == digest

@@ -69,12 +69,17 @@ def test_export_progresses_to_completed_with_urls_and_parts_merge(api: FakeUsage
     week = fetch_week_csv(store, client(api, sleeps=sleeps, logs=logs), "org-a", WEEK, CircleCILayout(("org-a",)),
                           now=NOW, log=logs.append)
     assert week.key == "circleci-usage-data/usage-data-2026-11-16-to-2026-11-23.csv"
-    assert week.parts == 3 and week.merge.rows >= 120 and not week.resumed
+    assert week.parts == 3
+    assert week.merge.rows >= 120
+    assert not week.resumed
     text = store.get_bytes(week.key).decode()
-    assert text.count("ORGANIZATION_ID") == 1 and len(text.splitlines()) == week.merge.rows + 1
+    assert text.count("ORGANIZATION_ID") == 1
+    assert len(text.splitlines()) == week.merge.rows + 1
     # created → processing → completed without URLs (not ready) → completed: 4 GETs, backoff grows
-    assert api.posts == 1 and sum(1 for r in api.requests if r.method == "GET" and "usage_export_job/" in r.path) == 4
-    assert sleeps == sorted(sleeps) and len(sleeps) == 3
+    assert api.posts == 1
+    assert sum(1 for r in api.requests if r.method == "GET" and "usage_export_job/" in r.path) == 4
+    assert sleeps == sorted(sleeps)
+    assert len(sleeps) == 3
     assert any("without download URLs yet" in line for line in logs)
     post = next(r for r in api.requests if r.method == "POST")
     assert post.body == {"start": "2026-11-16T00:00:00Z", "end": "2026-11-22T23:59:59Z"}
@@ -111,7 +116,8 @@ def test_failed_export_surfaces_its_reason_and_the_next_run_makes_a_new_job(api:
 def test_401_403_404_name_the_setting_and_never_the_token(api: FakeUsageApi) -> None:
     with pytest.raises(CircleCISettingsError) as unauthorized:
         client(api, token="wrong-token-987").create_export("org-a", *_window(), now=NOW)
-    assert "401" in str(unauthorized.value) and "CIRCLECI_TOKEN" in str(unauthorized.value)
+    assert "401" in str(unauthorized.value)
+    assert "CIRCLECI_TOKEN" in str(unauthorized.value)
     assert "wrong-token-987" not in str(unauthorized.value)
     with pytest.raises(CircleCISettingsError, match=r"404 Not Found for organisation org-x.*CIRCLECI_ORG_ID"):
         client(api).create_export("org-x", *_window(), now=NOW)
@@ -144,10 +150,13 @@ def test_deadline_then_a_rerun_resumes_the_same_job_without_a_post(api: FakeUsag
     with pytest.raises(ExportNotReady, match="resumes this job"):
         fetch_week_csv(store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, CircleCILayout(), now=NOW)
     state = load_export_job(store, "org-a", WEEK)
-    assert state["usage_export_job_id"] in api.jobs and api.posts == 1
+    assert state["usage_export_job_id"] in api.jobs
+    assert api.posts == 1
     api.hold = False
     week = fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
-    assert week.resumed and week.job_id == state["usage_export_job_id"] and api.posts == 1
+    assert week.resumed
+    assert week.job_id == state["usage_export_job_id"]
+    assert api.posts == 1
 
 
 def test_a_forgotten_job_is_replaced_once(api: FakeUsageApi, tmp_path: Path) -> None:
@@ -156,7 +165,8 @@ def test_a_forgotten_job_is_replaced_once(api: FakeUsageApi, tmp_path: Path) -> 
         "usage_export_job_id": "gone", "window": {"start": "2026-11-16T00:00:00+00:00",
                                                    "end": "2026-11-22T23:59:59+00:00"}}).encode())
     week = fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
-    assert not week.resumed and api.posts == 1
+    assert not week.resumed
+    assert api.posts == 1
 
 
 def test_server_errors_are_retried_and_a_broken_part_is_named(api: FakeUsageApi, tmp_path: Path) -> None:

@@ -57,9 +57,12 @@ def test_parts_merge_by_column_name_keeping_unknown_columns(tmp_path: Path) -> N
     result = merge_parts([first, second], tmp_path / "m.csv")
     with open(tmp_path / "m.csv", newline="") as fh:
         records = list(csv.DictReader(fh))
-    assert result.columns == [*KNOWN_COLUMNS, "GPU_CREDITS"] and result.unknown_columns == ["GPU_CREDITS"]
+    assert result.columns == [*KNOWN_COLUMNS, "GPU_CREDITS"]
+    assert result.unknown_columns == ["GPU_CREDITS"]
     assert [r["JOB_ID"] for r in records] == ["j1", "j2"]
-    assert records[1]["VCS_BRANCH"] == "main" and records[1]["VCS_URL"] == "\\N" and records[1]["GPU_CREDITS"] == "2.5"
+    assert records[1]["VCS_BRANCH"] == "main"
+    assert records[1]["VCS_URL"] == "\\N"
+    assert records[1]["GPU_CREDITS"] == "2.5"
     assert records[0]["GPU_CREDITS"] == "\\N"
     assert (tmp_path / "m.csv").read_text().count("ORGANIZATION_ID") == 1  # a single header
 
@@ -89,18 +92,23 @@ def test_hierarchy_nests_rolls_up_exactly_and_collapses_duplicates(tmp_path: Pat
     assert [w["workflow_id"] for w in p1["workflows"]] == ["w1", "w2"]
     assert [j["job_id"] for j in p1["workflows"][0]["jobs"]] == ["j1", "j2"]  # by queue time, duplicate gone
     assert p1["workflows"][0]["credits"]["compute"] == Decimal("0.3")
-    assert p1["credits"]["total"] == Decimal("0.6") and p1["credits"]["compute"] == Decimal("0.3")
-    assert doc["totals"]["jobs"] == 4 and doc["totals"]["credits"]["total"] == Decimal("1.605")
+    assert p1["credits"]["total"] == Decimal("0.6")
+    assert p1["credits"]["compute"] == Decimal("0.3")
+    assert doc["totals"]["jobs"] == 4
+    assert doc["totals"]["credits"]["total"] == Decimal("1.605")
     job3 = p1["workflows"][1]["jobs"][0]
     assert job3["credits"]["compute"] is None  # NULL stays NULL
     job1 = p1["workflows"][0]["jobs"][0]
-    assert job1["queued_at"] == "2026-11-17T10:00:00.000Z" and job1["started_at"] == "2026-11-17T10:00:05+02:00"
-    assert job1["stopped_at"] is None and job1["duration_seconds"] == 61
+    assert job1["queued_at"] == "2026-11-17T10:00:00.000Z"
+    assert job1["started_at"] == "2026-11-17T10:00:05+02:00"
+    assert job1["stopped_at"] is None
+    assert job1["duration_seconds"] == 61
     assert job1["cpu_utilization_pct"]["median"] == Decimal("12.5")
     assert p1["trigger"] == {"source": "webhook", "user_id": None, "is_unregistered_user": False}
     assert p1["workflows"][0]["is_successful"] is True
     text = (tmp_path / "out.json").read_text()
-    assert "0.30000000000000004" not in text and '"compute": 0.3' in text
+    assert "0.30000000000000004" not in text
+    assert '"compute": 0.3' in text
 
 
 def test_output_is_the_same_whatever_the_part_order(tmp_path: Path) -> None:
@@ -116,7 +124,8 @@ def test_unknown_columns_are_kept_in_the_json(tmp_path: Path) -> None:
     part = write_part(tmp_path / "a.csv.gz", [row("j1", GPU_CREDITS="0.25", RUNNER_LABEL='say "hi"')], columns)
     doc, _ = build(tmp_path, [part])
     job = doc["pipelines"][0]["workflows"][0]["jobs"][0]
-    assert job["credits"]["gpu"] == Decimal("0.25") and job["extra"] == {"RUNNER_LABEL": 'say "hi"'}
+    assert job["credits"]["gpu"] == Decimal("0.25")
+    assert job["extra"] == {"RUNNER_LABEL": 'say "hi"'}
     assert doc["totals"]["credits"]["gpu"] == Decimal("0.25")
 
 
@@ -139,7 +148,8 @@ def test_verification_sees_a_dropped_job_and_a_changed_credit(tmp_path: Path) ->
     broken.write_text(json.dumps(doc, default=str))
     jobs, credits = compare(good, summarize_json(broken))
     assert any("distinct jobs" in p for p in jobs)
-    assert any(p.startswith("compute:") for p in credits) and any("roll-up" in p for p in credits)
+    assert any(p.startswith("compute:") for p in credits)
+    assert any("roll-up" in p for p in credits)
 
 
 def test_csv_problems_names_a_short_row_and_a_bad_credit(tmp_path: Path) -> None:

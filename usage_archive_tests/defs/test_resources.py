@@ -29,7 +29,8 @@ def test_secrets_are_bound_as_env_vars_and_never_shown() -> None:
     resources = build_resources(Settings.from_env(env))
     assert isinstance(resources["github"].token, dg.EnvVar)
     assert isinstance(resources["billing_db"].url, dg.EnvVar)
-    assert "ghp_from_env_123" not in repr(resources) and "pw123456" not in repr(resources)
+    assert "ghp_from_env_123" not in repr(resources)
+    assert "pw123456" not in repr(resources)
     assert resources["archive_store"].url == "s3://bucket/prod"
     assert resources["circleci"].org_id_list() == ("org-a", "org-b")
 

@@ -130,7 +130,9 @@ def test_archival_types_are_exact(hostile_db: str, tmp_path) -> None:
     rows = {r["id"]: r for r in table.to_pylist()}
     assert rows[1]["n38"] == decimal.Decimal("99999999999999999999.999999999999999999")
     assert rows[1]["n_free"] == "1234567890123456789012345678901234567890.0123456789012345678901"
-    assert rows[4]["n38"] is None and rows[4]["doc"] is None and rows[4]["labels"] is None
+    assert rows[4]["n38"] is None
+    assert rows[4]["doc"] is None
+    assert rows[4]["labels"] is None
     assert str(rows[2]["created_at"]) == "2026-01-31 23:59:59.999999+00:00"
     assert str(rows[1]["created_at"]) == "2026-01-01 00:00:00+00:00"
     assert sorted(rows) == [1, 2, 3, 4]

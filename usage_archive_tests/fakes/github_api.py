@@ -1,4 +1,4 @@
-"""A fake GitHub REST API on 127.0.0.1 (stdlib http.server in a thread) speaking GitHub's shapes.
+"""A fake GitHub REST API on 127.0.0.1 (fakes/http_server.py) speaking GitHub's shapes.
 
 Covers what the GitHub Actions archive uses: organisation repositories, workflows, workflow runs with the
 `created` filter and the 1,000-result cap, jobs with `filter=all|latest`, `Link` pagination, Bearer tokens
@@ -9,14 +9,15 @@ used up, restored at the reset time of a shared fake clock) and secondary limits
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from usage_archive_tests.fakes.http_server import LocalHttpServer
 
 RESULT_CAP = 1000
 
@@ -89,8 +90,8 @@ def _parse_bound(text: str, end: bool) -> datetime:
     return day + timedelta(days=1) - timedelta(seconds=1) if end else day
 
 
-class FakeGitHub:
-    """Start with `with FakeGitHub(...) as github:`; `github.api_url` is the base to configure."""
+class FakeGitHub(LocalHttpServer):
+    """`with FakeGitHub(...) as github:` (or start/stop); `github.api_url` is the base to configure."""
 
     def __init__(self, token: str = "ghp_fake_token_0123456789", *, clock: FakeClock | None = None,
                  prefix: str = "") -> None:
@@ -111,7 +112,6 @@ class FakeGitHub:
         # secondary limits: the next N requests answer like this
         self.secondary: list[tuple[int, int | None]] = []  # (status, retry-after seconds or None)
         self.forbidden: set[str] = set()  # repositories the token may not read (403, no rate-limit headers)
-        self._server: ThreadingHTTPServer | None = None
 
     # -- data ----------------------------------------------------------------------------------------------------
     def repository(self, full_name: str) -> FakeRepository:
@@ -124,44 +124,14 @@ class FakeGitHub:
     def paths(self, contains: str = "") -> list[str]:
         return [p for p, _ in self.requests if contains in p]
 
-    # -- server --------------------------------------------------------------------------------------------------
-    def __enter__(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
     @property
     def api_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.prefix}"
+        return f"{self.origin}{self.prefix}"
 
     # -- responses -----------------------------------------------------------------------------------------------
     def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
               headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        self.send(handler, status, body, "application/json; charset=utf-8", headers)
 
     def _rate_headers(self) -> dict[str, str]:
         if self.rate_limit is None:
@@ -172,7 +142,7 @@ class FakeGitHub:
             headers["x-ratelimit-reset"] = str(int(self.reset_at))
         return headers
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self.lock:

@@ -36,7 +36,8 @@ def test_a_stopped_repository_resumes_after_its_last_checkpoint(tmp_path: Path) 
         with pytest.raises(GitHubRateLimitError, match="past the max wait"):
             collect_week(client, store, config, WEEK, checkpoint_every=5)
         partial = repository_data_from_file(store.get_bytes(github_progress_key(Week.parse(WEEK), "octo/big", partial=True)))
-        assert [r.run_id for r in partial.runs] == list(range(1, 11)) and partial.table.num_rows == 20
+        assert [r.run_id for r in partial.runs] == list(range(1, 11))
+        assert partial.table.num_rows == 20
 
         github.clock.now = github.reset_at  # two hours later, the retry, with a fresh budget
         github.set_rate_limit(limit=100, window_seconds=3600)
@@ -46,6 +47,8 @@ def test_a_stopped_repository_resumes_after_its_last_checkpoint(tmp_path: Path) 
     assert asked == list(range(11, 26))  # runs 1–10 were not asked again
     stored = store_week(store, collection)
     table, info = read_archive(store.get_bytes(stored.key))
-    assert table.num_rows == 50 and sorted(table.column("job_id").to_pylist())[:2] == [10, 11]
-    assert missing_job_problems(table, info) == [] and duplicate_attempt_problems(table) == []
+    assert table.num_rows == 50
+    assert sorted(table.column("job_id").to_pylist())[:2] == [10, 11]
+    assert missing_job_problems(table, info) == []
+    assert duplicate_attempt_problems(table) == []
     assert list(store.list("github-actions-usage/.progress/")) == []

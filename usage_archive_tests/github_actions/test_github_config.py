@@ -33,7 +33,8 @@ def test_the_example_file_parses() -> None:
     from pathlib import Path
 
     config = load_repositories(Path(__file__).resolve().parents[2] / "repositories.example.yml")
-    assert config.repositories and config.organizations
+    assert config.repositories
+    assert config.organizations
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -28,7 +28,8 @@ def test_billable_minutes_round_up_per_job(seconds: int | None, self_hosted: boo
 def test_job_row_keeps_times_durations_and_multiplier() -> None:
     row = job_row("octo/api", "platform", RUN, make_job(70, RUN, attempt=1, queued_seconds=30, run_seconds=125,
                                                         labels=["macos-14"]))
-    assert row["run_attempt"] == 1 and row["latest_run_attempt"] == 2
+    assert row["run_attempt"] == 1
+    assert row["latest_run_attempt"] == 2
     assert row["started_at"] == datetime(2026, 1, 6, 10, 0, 30, tzinfo=UTC)
     assert row["started_at"].tzinfo is not None
     assert (row["queue_seconds"], row["run_seconds"], row["billable_minutes"]) == (30, 125, 3)
@@ -38,7 +39,9 @@ def test_job_row_keeps_times_durations_and_multiplier() -> None:
 
 def test_unfinished_and_self_hosted_jobs() -> None:
     running = job_row("octo/api", None, RUN, make_job(71, RUN, run_seconds=None))
-    assert running["completed_at"] is None and running["run_seconds"] is None and running["billable_minutes"] is None
+    assert running["completed_at"] is None
+    assert running["run_seconds"] is None
+    assert running["billable_minutes"] is None
     own = job_row("octo/api", None, RUN, make_job(72, RUN, labels=["self-hosted", "Windows"], run_seconds=600))
     assert (own["self_hosted"], own["billable_minutes"], own["minute_multiplier"], own["runner_os"]) == (
         True, 0, None, "Windows")

@@ -21,7 +21,8 @@ def test_split_covers_the_window_exactly_once(seconds: int) -> None:
     start = datetime(2026, 1, 5, tzinfo=UTC)
     window = Window(start, start + timedelta(seconds=seconds - 1))
     first, second = window.split()
-    assert first.start == window.start and second.end == window.end
+    assert first.start == window.start
+    assert second.end == window.end
     assert second.start - first.end == timedelta(seconds=1)
     assert first.seconds + second.seconds == window.seconds
     assert abs(first.seconds - second.seconds) <= 1

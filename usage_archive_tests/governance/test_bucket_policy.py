@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from usage_archive.governance.bucket_policy import (
+    SETTINGS,
     BucketPolicyError,
     BucketSettings,
     LifecycleError,
@@ -33,10 +34,13 @@ def test_default_settings_are_valid_and_tier_each_source() -> None:
     rules = {r.rule_id: r for r in settings.lifecycle_rules()}
     billing = rules["billing-archive-tiering"]
     assert billing.prefix == "billing-archive/"
-    assert billing.transitions == ((90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")) and billing.expiration_days == 3650
+    assert billing.transitions == ((90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
+    assert billing.expiration_days == 3650
     for name in ("circleci-usage-tiering", "github-actions-usage-tiering"):
-        assert rules[name].transitions == ((90, "GLACIER"),) and rules[name].expiration_days == 365
-    assert settings.object_lock_mode == "COMPLIANCE" and settings.object_lock_days == 3650
+        assert rules[name].transitions == ((90, "GLACIER"),)
+        assert rules[name].expiration_days == 365
+    assert settings.object_lock_mode == "COMPLIANCE"
+    assert settings.object_lock_days == 3650
 
 
 @pytest.mark.parametrize(("bad_rule", "expected"), [
@@ -83,14 +87,16 @@ def test_apply_makes_a_plain_bucket_match_and_is_idempotent(s3_client) -> None:
     s3_client.create_bucket(Bucket=bucket)  # no versioning, no lock, nothing
     settings = BucketSettings(bucket=bucket, prefix="prod", object_lock_days=2)
     before = check_bucket(s3_client, settings)
-    assert {d.setting.split("[")[0].split(".")[0] for d in before.drift} == \
-        {"versioning", "object_lock", "encryption", "public_access_block", "lifecycle"}
+    drifted = {d.setting.split("[")[0].split(".")[0] for d in before.drift}
+    assert drifted == {"versioning", "object_lock", "encryption", "public_access_block", "lifecycle"} == set(SETTINGS)
 
     first = apply_bucket(s3_client, settings)
-    assert first.in_sync and len(first.applied) == 5
+    assert first.in_sync
+    assert len(first.applied) == len(SETTINGS)  # one line per setting
     assert s3_client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     lock = s3_client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
-    assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE" and lock["Rule"]["DefaultRetention"]["Days"] == 2
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    assert lock["Rule"]["DefaultRetention"]["Days"] == 2
     sse = s3_client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert all(s3_client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
@@ -99,7 +105,8 @@ def test_apply_makes_a_plain_bucket_match_and_is_idempotent(s3_client) -> None:
                                                       "prod/github-actions-usage/"}
 
     second = apply_bucket(s3_client, settings)
-    assert second.applied == [] and second.in_sync
+    assert second.applied == []
+    assert second.in_sync
     assert check_bucket(s3_client, settings).in_sync
 
 
@@ -120,7 +127,8 @@ def test_check_reports_drift_after_a_rule_is_changed_by_hand(s3_client, s3_bucke
     assert check_bucket(s3_client, settings).drift == report.drift
 
     fixed = apply_bucket(s3_client, settings)
-    assert fixed.in_sync and {a.split(":")[0] for a in fixed.applied} == {"lifecycle", "public access"}
+    assert fixed.in_sync
+    assert {a.split(":")[0] for a in fixed.applied} == {"lifecycle", "public access"}
 
 
 def test_skipped_settings_are_left_alone(s3_client) -> None:  # MinIO lacks some of them
@@ -130,7 +138,8 @@ def test_skipped_settings_are_left_alone(s3_client) -> None:  # MinIO lacks some
                                               "ARCHIVE_OBJECT_LOCK_DAYS": "1"})
     assert settings.skip == ("lifecycle", "public_access_block")
     report = apply_bucket(s3_client, settings)
-    assert report.in_sync and [a.split(":")[0] for a in report.applied] == ["object lock", "default encryption"]
+    assert report.in_sync
+    assert [a.split(":")[0] for a in report.applied] == ["object lock", "default encryption"]
     assert "  not managed here (skipped): lifecycle, public_access_block" in report.lines()
     with pytest.raises(ClientError):
         s3_client.get_bucket_lifecycle_configuration(Bucket=bucket)
@@ -154,7 +163,8 @@ def test_apply_refuses_a_missing_bucket_unless_asked_to_create(s3_client) -> Non
     with pytest.raises(BucketPolicyError, match=f"bucket '{bucket}' does not exist: .*--create"):
         apply_bucket(s3_client, settings)
     report = apply_bucket(s3_client, settings, create=True)
-    assert report.created and report.in_sync
+    assert report.created
+    assert report.in_sync
     assert s3_client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["ObjectLockEnabled"] \
         == "Enabled"
 

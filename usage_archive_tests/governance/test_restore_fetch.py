@@ -60,7 +60,8 @@ def test_restore_a_deep_archive_month_end_to_end(deep_archived, tmp_path: Path) 
     store = deep_archived.store
     record = request_restores(store, PERIOD, tier="Bulk", days=3)
     assert sorted(record["requested"]) == sorted(deep_archived.file_keys())  # not the STANDARD manifest
-    assert record["status"] == "pending" and record["tier"] == "Bulk"
+    assert record["status"] == "pending"
+    assert record["tier"] == "Bulk"
     assert json.loads(store.get_bytes(".restores/billing-archive-2025-01.json"))["requested"] == record["requested"]
     assert [r["period"] for r in pending_records(store)] == [PERIOD]
 
@@ -75,7 +76,8 @@ def test_restore_a_deep_archive_month_end_to_end(deep_archived, tmp_path: Path) 
 
     # S3 has finished
     done = poll_restores(store, PERIOD)
-    assert done["status"] == "complete" and done["completed_at"]
+    assert done["status"] == "complete"
+    assert done["completed_at"]
     assert pending_records(store) == []
     assert verify_period(store, PERIOD).status == "OK"  # restored copies are read and checked in full
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from usage_archive.defs.billing.tables import BILLING_TABLES
+
 pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -36,7 +38,8 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
     assert done.returncode == 0, done.stderr[-3000:]
     prefix = "ci/billing-archive/2026/09/"
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]}
-    assert f"{prefix}manifest.json" in keys and len(keys) == 8
+    files = {f"{prefix}{s.export.file_stem}-2026-09.parquet" for s in BILLING_TABLES}
+    assert keys == files | {f"{prefix}manifest.json"}
 
     # tamper three ways at once: a deleted object, changed bytes, an edited manifest count
     s3_client.delete_object(Bucket=s3_bucket, Key=f"{prefix}credits-2026-09.parquet")

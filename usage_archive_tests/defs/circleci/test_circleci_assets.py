@@ -31,13 +31,8 @@ from usage_archive.defs.circleci.checks import (
     circleci_usage_verify_job,
 )
 from usage_archive.defs.circleci.partitions import build_partitions
-from usage_archive_tests.fakes.circleci_api import (
-    LAST_WEEK,
-    FakeUsageApi,
-    gzip_parts,
-    materialize_usage_csv_in_child,
-    usage_resources,
-)
+from usage_archive_tests.defs.circleci.wiring import materialize_usage_csv_in_child, usage_resources
+from usage_archive_tests.fakes.circleci_api import LAST_WEEK, FakeUsageApi, gzip_parts
 
 WEEK = LAST_WEEK.key
 NEXT = LAST_WEEK.next().key
@@ -68,14 +63,17 @@ def test_week_is_archived_as_csv_and_json_and_every_check_passes(usage_api, moto
     document = json.loads(store.get_bytes(f"{stem}-hierarchical.json"))
     csv_meta = result.asset_materializations_for_node("circleci__usage_csv")[0].metadata
     json_meta = result.asset_materializations_for_node("circleci__usage_hierarchical_json")[0].metadata
-    assert csv_meta["parts"].value == 3 and csv_meta["dagster/row_count"].value == document["totals"]["jobs"]
+    assert csv_meta["parts"].value == 3
+    assert csv_meta["dagster/row_count"].value == document["totals"]["jobs"]
     assert json_meta["jobs"].value == document["totals"]["jobs"] > 150 - 10
     exact = json.loads(store.get_bytes(f"{stem}-hierarchical.json"), parse_float=Decimal)
     assert json_meta["credits"].value["total"] == format(exact["totals"]["credits"]["total"], "f")
     # Secrets appear nowhere in what Dagster records: not the token, not the download URLs' signature.
     recorded = " ".join(str(e) for e in result.all_events)
-    assert usage_api.token not in recorded and "s3cr3t" not in recorded
-    assert usage_api.posts == 1 and not store.exists(circleci_export_job_key("org-a", LAST_WEEK))
+    assert usage_api.token not in recorded
+    assert "s3cr3t" not in recorded
+    assert usage_api.posts == 1
+    assert not store.exists(circleci_export_job_key("org-a", LAST_WEEK))
 
 
 @pytest.mark.parametrize(("settings", "variable"), [({"token": None}, "CIRCLECI_TOKEN"),
@@ -85,14 +83,16 @@ def test_missing_settings_fail_with_the_variable_name(usage_api, moto_endpoint, 
                             resources=resources(usage_api, moto_endpoint, s3_bucket, **settings))
     assert not result.success
     failure = result.failure_data_for_node("circleci__usage_csv")
-    assert f"{variable} is not set" in failure.error.message and usage_api.requests == []
+    assert f"{variable} is not set" in failure.error.message
+    assert usage_api.requests == []
 
 
 def test_bad_token_fails_naming_the_setting_without_the_token(usage_api, moto_endpoint, s3_bucket):
     result = dg.materialize([usage_csv], partition_key=WEEK, raise_on_error=False,
                             resources=resources(usage_api, moto_endpoint, s3_bucket, token="tok-wrong-55"))
     message = result.failure_data_for_node("circleci__usage_csv").error.message
-    assert "401" in message and "CIRCLECI_TOKEN" in message
+    assert "401" in message
+    assert "CIRCLECI_TOKEN" in message
     assert "tok-wrong-55" not in " ".join(str(e) for e in result.all_events)
 
 
@@ -135,7 +135,8 @@ def test_several_orgs_are_archived_in_their_own_folders(usage_api, moto_endpoint
     usage_api.parts = gzip_parts(tmp_path, 60, 2, org_id="org-b")
     result = dg.materialize(assets, partition_key=f"org-b|{WEEK}",
                             resources=resources(usage_api, moto_endpoint, s3_bucket, org_ids="org-a,org-b"))
-    assert result.success and all(check_results(result).values())
+    assert result.success
+    assert all(check_results(result).values())
     keys = {o.key for o in s3_store(s3_client, s3_bucket).list("circleci-usage-data/")}
     assert keys == {f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}.csv",
                     f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-hierarchical.json"}
@@ -152,7 +153,8 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
     try:
         deadline = time.monotonic() + 60
         while not store.exists(circleci_export_job_key("org-a", LAST_WEEK)):
-            assert child.is_alive() and time.monotonic() < deadline, "the first run never created its export job"
+            assert child.is_alive(), "the first run never created its export job"
+            assert time.monotonic() < deadline, "the first run never created its export job"
             time.sleep(0.05)
     finally:
         child.kill()
@@ -161,9 +163,11 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
     job_id = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
     usage_api.hold = False
     result = dg.materialize(ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket))
-    assert result.success and usage_api.posts == 1  # no second POST
+    assert result.success
+    assert usage_api.posts == 1  # no second POST
     metadata = result.asset_materializations_for_node("circleci__usage_csv")[0].metadata
-    assert metadata["export_job_id"].value == job_id and metadata["resumed_export_job"].value is True
+    assert metadata["export_job_id"].value == job_id
+    assert metadata["resumed_export_job"].value is True
 
 
 def test_asset_keys_never_change() -> None:

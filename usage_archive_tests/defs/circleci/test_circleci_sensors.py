@@ -16,13 +16,19 @@ from usage_archive.archive.layout import (
 from usage_archive.archive.store import S3ArchiveStore
 from usage_archive.circleci.sample import sample_rows, write_export
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON, usage_csv, usage_hierarchical_json
-from usage_archive.defs.circleci.checks import circleci_usage_csv_readable, circleci_usage_integrity
+from usage_archive.defs.circleci.checks import (
+    CREDIT_TOTALS,
+    JOB_COUNT,
+    circleci_usage_csv_readable,
+    circleci_usage_integrity,
+)
 from usage_archive.defs.circleci.partitions import build_partitions, circleci_weekly_partitions
 from usage_archive.defs.circleci.schedules import build_weekly_schedule, circleci_weekly_usage_job
 from usage_archive.defs.circleci.sensors import build_incoming_sensor, circleci_json_follows_csv
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.circleci import CircleCIResource
-from usage_archive_tests.fakes.circleci_api import LAST_WEEK, usage_resources
+from usage_archive_tests.defs.circleci.wiring import usage_resources
+from usage_archive_tests.fakes.circleci_api import LAST_WEEK
 
 WEEKS = [LAST_WEEK.previous(), LAST_WEEK]
 
@@ -47,7 +53,8 @@ def test_incoming_export_is_archived_moved_and_its_json_follows(moto_endpoint, s
     assert circleci_incoming_key("usage-from-web-app.csv.gz") not in keys
     assert any(k.startswith(f"{CIRCLECI_IMPORTED_PREFIX}/") and k.endswith("usage-from-web-app.csv.gz") for k in keys)
     # Not usage exports: left in place, with the reason next to them.
-    assert circleci_incoming_key("notes.csv") in keys and circleci_incoming_key("readme.txt") in keys
+    assert circleci_incoming_key("notes.csv") in keys
+    assert circleci_incoming_key("readme.txt") in keys
     reason = store.get_bytes(circleci_incoming_key("notes.csv.rejected.txt")).decode()
     assert "missing required column(s) ORGANIZATION_ID" in reason
     assert "neither .csv nor .csv.gz" in store.get_bytes(circleci_incoming_key("readme.txt.rejected.txt")).decode()
@@ -55,14 +62,17 @@ def test_incoming_export_is_archived_moved_and_its_json_follows(moto_endpoint, s
     # The next tick does not look at the rejected files again (same size), and requests nothing.
     with dg.build_sensor_context(resources={"archive_store": archive}, cursor=result.cursor) as context:
         again = sensor(context)
-    assert again.run_requests == [] and json.loads(again.cursor) == json.loads(result.cursor)
+    assert again.run_requests == []
+    assert json.loads(again.cursor) == json.loads(result.cursor)
 
     # The requested run builds the JSON from the imported CSV, and its blocking checks pass.
     run = dg.materialize([usage_csv, usage_hierarchical_json, circleci_usage_integrity, circleci_usage_csv_readable],
                          selection=[USAGE_JSON], partition_key=result.run_requests[0].partition_key,
                          resources={"archive_store": archive, "circleci": CircleCIResource()})  # no token needed
-    checks = [e for e in run.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert run.success and len(checks) == 2 and all(e.asset_check_evaluation_data.passed for e in checks)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in run.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert run.success
+    assert checks == {JOB_COUNT: True, CREDIT_TOTALS: True}  # the JSON's checks; the CSV was not rebuilt
 
 
 def test_importing_the_same_export_twice_adds_nothing(tmp_path):
@@ -88,7 +98,8 @@ def test_an_export_of_another_org_is_rejected(tmp_path):
     try:
         import_export(store, circleci_incoming_key("x.csv.gz"), CircleCILayout(("org-a",)))
     except NotAUsageExport as exc:
-        assert "organisation(s) org-z" in str(exc) and "CIRCLECI_ORG_ID" in str(exc)
+        assert "organisation(s) org-z" in str(exc)
+        assert "CIRCLECI_ORG_ID" in str(exc)
     else:
         raise AssertionError("an export of an organisation that is not configured was imported")
     assert store.exists(circleci_incoming_key("x.csv.gz"))
@@ -97,7 +108,8 @@ def test_an_export_of_another_org_is_rejected(tmp_path):
 def test_monday_schedule_asks_for_last_week_for_every_org():
     monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
     single = build_weekly_schedule(circleci_weekly_usage_job, ("org-a",), circleci_weekly_partitions)
-    assert single.cron_schedule == "0 2 * * 1" and single.execution_timezone == "UTC"
+    assert single.cron_schedule == "0 2 * * 1"
+    assert single.execution_timezone == "UTC"
     requests = single(dg.build_schedule_context(scheduled_execution_time=monday))
     assert [r.partition_key for r in requests] == ["2026-11-16"]
     multi = build_partitions(("org-a", "org-b"))
@@ -106,7 +118,8 @@ def test_monday_schedule_asks_for_last_week_for_every_org():
     assert [r.partition_key for r in requests] == ["org-a|2026-11-16", "org-b|2026-11-16"]
     skipped = build_weekly_schedule(circleci_weekly_usage_job, (), circleci_weekly_partitions)
     skip = skipped(dg.build_schedule_context(scheduled_execution_time=monday))
-    assert isinstance(skip, dg.SkipReason) and "CIRCLECI_ORG_ID is not set" in skip.skip_message
+    assert isinstance(skip, dg.SkipReason)
+    assert "CIRCLECI_ORG_ID is not set" in skip.skip_message
 
 
 def test_a_csv_only_run_is_followed_by_a_json_run(usage_api, moto_endpoint, s3_bucket):
@@ -123,7 +136,8 @@ def test_a_csv_only_run_is_followed_by_a_json_run(usage_api, moto_endpoint, s3_b
     instance.report_runless_asset_event(dg.AssetMaterialization(USAGE_CSV, partition=week))  # an import
     with dg.build_sensor_context(instance=instance, cursor=result.cursor) as context:
         again = circleci_json_follows_csv(context)
-    assert again.run_requests == [] and int(again.cursor) > int(result.cursor)
+    assert again.run_requests == []
+    assert int(again.cursor) > int(result.cursor)
 
 
 def test_an_export_of_two_orgs_lands_in_their_folders_and_partitions(tmp_path):

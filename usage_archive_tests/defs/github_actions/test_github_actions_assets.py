@@ -57,7 +57,8 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(github: FakeGitHub, repo
     assert (rows[1001]["run_attempt"], rows[1002]["run_attempt"]) == (1, 2)
     assert [rows[j]["billable_minutes"] for j in sorted(rows)] == [2, 1, 4, 10, 0]
     assert [rows[j]["minute_multiplier"] for j in sorted(rows)] == [1, 1, 2, 10, None]
-    assert rows[2001]["team"] == "labs" and rows[1004]["team"] == "platform"
+    assert rows[2001]["team"] == "labs"
+    assert rows[1004]["team"] == "platform"
     assert rows[1001]["started_at"] == datetime(2026, 1, 5, 10, 0, 5, tzinfo=timezone.utc)
     assert info["repositories"]["octo/api"]["runs"][2] == [103, 1, 1, 0]  # the run without jobs is listed
     assert pq.read_schema(io.BytesIO(body)).field("completed_at").type == pa.timestamp("us", tz="UTC")
@@ -115,14 +116,16 @@ def test_failures_are_clear_and_never_show_the_token(github: FakeGitHub, reposit
         assert not result.success
         assert expected in result.failure_data_for_node("github_actions__workflow_runs").error.message
         for event in result.all_events:
-            assert wrong not in str(event) and TOKEN not in str(event)
+            assert wrong not in str(event)
+            assert TOKEN not in str(event)
     assert not local_store.get_store().exists(RUNS_KEY)
 
     ok = materialize(local_store, github, repositories_file)
     assert ok.success
     assert all(TOKEN not in str(event) for event in ok.all_events)
     captured = capsys.readouterr()
-    assert TOKEN not in captured.out + captured.err and wrong not in captured.out + captured.err
+    assert TOKEN not in captured.out + captured.err
+    assert wrong not in captured.out + captured.err
 
 
 def _tamper(store: ArchiveStoreResource, change) -> None:
@@ -186,4 +189,5 @@ def test_rate_limit_waits_use_the_resource_clock(github: FakeGitHub, repositorie
     github.set_rate_limit(limit=4, window_seconds=4)
     result = materialize(local_store, github, repositories_file)
     assert result.success
-    assert github.clock.sleeps[0] == 3 and len(github.clock.sleeps) >= 2  # waits went through the fake clock
+    assert github.clock.sleeps[0] == 3
+    assert len(github.clock.sleeps) >= 2  # waits went through the fake clock

@@ -21,7 +21,8 @@ def test_monday_0200_utc_runs_the_week_that_just_ended() -> None:
                           schedules=[github_actions_weekly_schedule],
                           resources={"archive_store": ArchiveStoreResource(), "github": GitHubResource()})
     schedule = defs.resolve_schedule_def("github_actions_weekly")
-    assert schedule.cron_schedule == "0 2 * * 1" and schedule.execution_timezone == "UTC"
+    assert schedule.cron_schedule == "0 2 * * 1"
+    assert schedule.execution_timezone == "UTC"
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 1, 12, 2, 0, tzinfo=timezone.utc))
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-01-05"

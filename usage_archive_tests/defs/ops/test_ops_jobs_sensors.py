@@ -69,7 +69,8 @@ def test_verify_job_passes_then_fails_on_a_corrupted_object(archived, moto_endpo
         raise_on_error=False)
     assert not result.success
     failure = result.failure_data_for_node("verify_archive").user_failure_data
-    assert "1 mismatch(es)" in failure.description and key in failure.description
+    assert "1 mismatch(es)" in failure.description
+    assert key in failure.description
     assert "MISMATCH" in failure.metadata["summary"].value
 
 
@@ -111,9 +112,11 @@ def test_run_failure_alert_reaches_the_webhook_without_secrets(archived, moto_en
         assert len(hook.payloads) == 1
         text = hook.payloads[0]["text"]
         assert "Dagster run failed: archive_verify_job [2025-01-01]" in text
-        assert "verify_archive: 1 mismatch(es)" in text and "SHA-256" in text
+        assert "verify_archive: 1 mismatch(es)" in text
+        assert "SHA-256" in text
         assert f"{UI}/runs/{result.run_id}" in text
-        assert "testing" not in str(hook.payloads) and hook.path not in str(hook.payloads)
+        assert "testing" not in str(hook.payloads)
+        assert hook.path not in str(hook.payloads)
 
         hook.status = 403  # a revoked webhook: the sensor tick fails, naming host and status only
         with pytest.raises(Exception, match="answered HTTP 403") as info:
@@ -156,12 +159,14 @@ def test_restore_sensor_waits_then_launches_verify(archived, moto_endpoint: str,
     slow = RestoringArchiveStore(url=real.url, storage_class="STANDARD", s3=S3Resource(endpoint_url=moto_endpoint),
                                  restoring=archived.file_keys())
     waiting = tick(slow)
-    assert isinstance(waiting, dg.SkipReason) and "2025-01: pending (2 in-progress" in waiting.skip_message
+    assert isinstance(waiting, dg.SkipReason)
+    assert "2025-01: pending (2 in-progress" in waiting.skip_message
     assert read_record(archived.store, PERIOD)["status"] == "pending"
     assert hook.payloads == []
 
     requests = tick(real)
-    assert len(hook.payloads) == 1 and "Restore of 2025-01 complete" in hook.payloads[0]["text"]
+    assert len(hook.payloads) == 1
+    assert "Restore of 2025-01 complete" in hook.payloads[0]["text"]
     assert "usage-archive fetch --period 2025-01" in hook.payloads[0]["text"]
     assert [r.run_config for r in requests] == [{"ops": {"verify_archive": {"config": {"period": PERIOD}}}}]
     assert read_record(archived.store, PERIOD)["status"] == "complete"
@@ -190,7 +195,8 @@ def test_stale_month_is_flagged_and_alerted() -> None:
 
     late = run_checks()
     [evaluation] = late.get_asset_check_evaluations()
-    assert not evaluation.passed and months.get_last_partition_key() in evaluation.description
+    assert not evaluation.passed
+    assert months.get_last_partition_key() in evaluation.description
 
     with FakeWebhook() as hook:
         webhook = AlertWebhookResource(webhook_url=hook.url, ui_url=UI)
@@ -200,7 +206,8 @@ def test_stale_month_is_flagged_and_alerted() -> None:
             sensor_name="alert_on_stale_archive", dagster_instance=instance, dagster_run=run,
             dagster_event=success, resources={"alert_webhook": webhook})
         alert_on_stale_archive(context)
-        assert len(hook.payloads) == 1 and "Archive not on time" in hook.payloads[0]["text"]
+        assert len(hook.payloads) == 1
+        assert "Archive not on time" in hook.payloads[0]["text"]
         assert "billing/manifest" in hook.payloads[0]["text"]
 
         instance.report_runless_asset_event(dg.AssetMaterialization(MONTHLY_ASSETS[0],

@@ -16,7 +16,7 @@ from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX
 from usage_archive.archive.store import ArchiveStore, parse_archive_url, store_from_url
-from usage_archive.settings import Settings
+from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE, Settings
 
 OK, FINDING, ERROR = 0, 1, 2
 
@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     bucket.add_argument("action", choices=["apply", "check"])
     bucket.add_argument("--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing")
     bucket.add_argument("--object-lock-days", type=int,
-                        help="default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or 3650)")
+                        help=f"default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})")
     bucket.add_argument("--object-lock-mode", choices=["COMPLIANCE", "GOVERNANCE"],
-                        help="default $ARCHIVE_OBJECT_LOCK_MODE or COMPLIANCE")
+                        help=f"default $ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}")
     bucket.add_argument("--skip", help="comma-separated settings to leave alone, e.g. public_access_block,lifecycle "
                                        "on MinIO (default $ARCHIVE_BUCKET_SKIP)")
     bucket.set_defaults(func=cmd_bucket)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from usage_archive.settings import DEFAULT_STORAGE_CLASS
+
 SHA256_CHUNK = 1 << 20
-DEFAULT_STORAGE_CLASS = "INTELLIGENT_TIERING"
 DEFAULT_ENCRYPTION = "AES256"
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # objects that need a restore before a GET
 

@@ -4,8 +4,8 @@ No Dagster import: `usage-archive bucket apply|check` and the Dagster bucket job
 
 What the bucket must be (docs/operations.md): versioning on, Object Lock with a default retention (COMPLIANCE
 unless configured otherwise), default encryption AES-256, every public access blocked, and lifecycle rules per
-source prefix (archive/layout.py) (billing → GLACIER_IR 90 d → DEEP_ARCHIVE 365 d → expire 3650 d; CircleCI and GitHub
-usage → GLACIER 90 d → expire 365 d). Lifecycle rules are validated here before they are sent, because the S3
+source prefix of archive/layout.py (by default billing → GLACIER_IR 90 d → DEEP_ARCHIVE 365 d → expire 3650 d;
+CircleCI and GitHub usage → GLACIER 90 d → expire 365 d; the days are settings). Lifecycle rules are validated here before they are sent, because the S3
 servers used in tests (moto) accept anything, and AWS only rejects some mistakes (not, for example, an expiry
 that cuts a DEEP_ARCHIVE object's 180-day minimum short and is billed anyway).
 """

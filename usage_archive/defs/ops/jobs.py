@@ -23,6 +23,7 @@ from usage_archive.governance.bucket_policy import (
 )
 from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE
 
 GOVERNANCE_TAGS = {"usage_archive/area": "governance"}
 
@@ -34,9 +35,10 @@ class VerifyArchiveConfig(dg.Config):
 
 class BucketSettingsConfig(dg.Config):
     create: bool = Field(default=False, description="apply: create the bucket with Object Lock if it is missing")
-    object_lock_days: int | None = Field(default=None, description="default: ARCHIVE_OBJECT_LOCK_DAYS or 3650")
+    object_lock_days: int | None = Field(default=None, description=f"default: ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS}")
     object_lock_mode: str | None = Field(
-        default=None, description="COMPLIANCE or GOVERNANCE; default: ARCHIVE_OBJECT_LOCK_MODE or COMPLIANCE")
+        default=None,
+        description=f"COMPLIANCE or GOVERNANCE; default: ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}")
     skip: list[str] | None = Field(default=None, description="settings left alone (default: ARCHIVE_BUCKET_SKIP)")
 
 

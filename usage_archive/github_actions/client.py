@@ -165,7 +165,7 @@ class GitHubClient:
             try:
                 response = self._session.get(url, params=params, timeout=self.timeout_seconds)
             except requests.RequestException as exc:
-                raise Transient(f"connection error on {call}: {type(exc).__name__}") from None
+                raise Transient(f"{call} failed: {type(exc).__name__}") from None
             self.requests_made += 1
             self._note_budget(response)
             return self._check(response, call, what, secondary_limits)
@@ -181,8 +181,7 @@ class GitHubClient:
             if exc.rate_limited:
                 raise GitHubRateLimitError(
                     f"{what}: still rate limited after {self.max_attempts} attempts of {call}") from None
-            raise GitHubError(f"{what}: {exc.reason}" if exc.status else f"{call} ({what}) failed: {exc.reason}"
-                              ) from None
+            raise GitHubError(f"{what}: {exc.reason}") from None
 
     def pages(self, path: str, params: dict[str, Any], *, what: str) -> Iterator[requests.Response]:
         """The first page and every `rel="next"` page after it."""

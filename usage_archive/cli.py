@@ -36,8 +36,10 @@ def build_store(args: argparse.Namespace) -> ArchiveStore:
 def _s3_location(args: argparse.Namespace) -> tuple[str, str]:
     scheme, bucket, prefix = parse_archive_url(_archive_url(args))
     if scheme != "s3":
-        raise UsageError(f"{_archive_url(args)!r} is a local directory: bucket settings and IAM policies need "
-                         "ARCHIVE_URL=s3://bucket[/prefix] (or --archive-url)")
+        raise UsageError(
+            f"{_archive_url(args)!r} is a local directory: bucket settings and IAM policies need "
+            "ARCHIVE_URL=s3://bucket[/prefix] (or --archive-url)"
+        )
     return bucket, prefix
 
 
@@ -51,10 +53,18 @@ def cmd_bucket(args: argparse.Namespace) -> int:
     from usage_archive.governance.bucket_policy import apply_bucket, check_bucket, settings_from_env
 
     bucket, prefix = _s3_location(args)
-    skip = tuple(p.strip().lower().replace("-", "_") for p in args.skip.split(",") if p.strip()) \
-        if args.skip else None
-    settings = settings_from_env(bucket, prefix, object_lock_days=args.object_lock_days,
-                                 object_lock_mode=args.object_lock_mode, skip=skip)
+    skip = (
+        tuple(p.strip().lower().replace("-", "_") for p in args.skip.split(",") if p.strip())
+        if args.skip
+        else None
+    )
+    settings = settings_from_env(
+        bucket,
+        prefix,
+        object_lock_days=args.object_lock_days,
+        object_lock_mode=args.object_lock_mode,
+        skip=skip,
+    )
     client = boto3.client("s3")
     if args.action == "apply":
         report = apply_bucket(client, settings, create=args.create)
@@ -63,8 +73,10 @@ def cmd_bucket(args: argparse.Namespace) -> int:
     report = check_bucket(client, settings)
     print("\n".join(report.lines()))
     if report.drift:
-        print(f"{len(report.drift)} setting(s) drifted: run `usage-archive bucket apply` to restore them",
-              file=sys.stderr)
+        print(
+            f"{len(report.drift)} setting(s) drifted: run `usage-archive bucket apply` to restore them",
+            file=sys.stderr,
+        )
         return FINDING
     return OK
 
@@ -93,8 +105,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         if not args.all:
             for f in results[0].files:
-                print(f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
-                      f"class={f.storage_class}")
+                print(
+                    f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
+                    f"class={f.storage_class}"
+                )
         print(summary_table(results))
         for r in results:
             for problem in r.problems:
@@ -110,8 +124,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         record = poll_restores(store, args.period)
     else:
         record = request_restores(store, args.period, tier=args.tier, days=args.days)
-        print(f"requested {len(record['requested'])} restore(s) for {record['period']} "
-              f"({args.tier}, readable for {args.days} days once restored)")
+        print(
+            f"requested {len(record['requested'])} restore(s) for {record['period']} "
+            f"({args.tier}, readable for {args.days} days once restored)"
+        )
     print(summarise(record))
     for entry in record["objects"]:
         print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
@@ -127,8 +143,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     fetched = fetch_month(build_store(args), args.period, args.to)
     for path in fetched.files:
         print(f"verified {path}")
-    print(f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
-          f"{fetched.directory}")
+    print(
+        f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
+        f"{fetched.directory}"
+    )
     if fetched.files:
         print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
     return OK
@@ -143,28 +161,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="usage-archive", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archive-url", help="s3://bucket[/prefix] or a directory (default: $ARCHIVE_URL, else "
-                                              "./.archive)")
+    parser.add_argument(
+        "--archive-url", help="s3://bucket[/prefix] or a directory (default: $ARCHIVE_URL, else ./.archive)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    bucket = sub.add_parser("bucket", help="make the archive bucket match its settings (apply) or report drift "
-                                           "(check); see docs/operations.md")
+    bucket = sub.add_parser(
+        "bucket",
+        help="make the archive bucket match its settings (apply) or report drift "
+        "(check); see docs/operations.md",
+    )
     bucket.add_argument("action", choices=["apply", "check"])
-    bucket.add_argument("--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing")
-    bucket.add_argument("--object-lock-days", type=int,
-                        help=f"default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})")
-    bucket.add_argument("--object-lock-mode", choices=["COMPLIANCE", "GOVERNANCE"],
-                        help=f"default $ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}")
-    bucket.add_argument("--skip", help="comma-separated settings to leave alone, e.g. public_access_block,lifecycle "
-                                       "on MinIO (default $ARCHIVE_BUCKET_SKIP)")
+    bucket.add_argument(
+        "--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing"
+    )
+    bucket.add_argument(
+        "--object-lock-days",
+        type=int,
+        help=f"default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})",
+    )
+    bucket.add_argument(
+        "--object-lock-mode",
+        choices=["COMPLIANCE", "GOVERNANCE"],
+        help=f"default $ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}",
+    )
+    bucket.add_argument(
+        "--skip",
+        help="comma-separated settings to leave alone, e.g. public_access_block,lifecycle "
+        "on MinIO (default $ARCHIVE_BUCKET_SKIP)",
+    )
     bucket.set_defaults(func=cmd_bucket)
 
     iam = sub.add_parser("iam-policy", help="print a least-privilege IAM policy as JSON")
     iam.add_argument("--role", choices=["archiver", "restorer", "bucket-admin"], default="archiver")
     iam.add_argument("--bucket", help="bucket name (default: from ARCHIVE_URL)")
     iam.add_argument("--prefix", default="", help="archive root inside the bucket, with --bucket")
-    iam.add_argument("--allow-replace", action="store_true",
-                     help=f"archiver: allow re-archiving a month (delete markers under {BILLING_PREFIX}/)")
+    iam.add_argument(
+        "--allow-replace",
+        action="store_true",
+        help=f"archiver: allow re-archiving a month (delete markers under {BILLING_PREFIX}/)",
+    )
     iam.set_defaults(func=cmd_iam_policy)
 
     verify = sub.add_parser("verify", help="re-read archived months: sizes, SHA-256, Parquet row counts")
@@ -176,10 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="request restores of a month's Glacier objects, or --status")
     restore.add_argument("--period", required=True, help="YYYY-MM")
-    restore.add_argument("--tier", choices=["Standard", "Bulk", "Expedited"], default="Standard",
-                         help="Standard (≤12 h from DEEP_ARCHIVE) or Bulk (≤48 h); Expedited is refused for "
-                              "DEEP_ARCHIVE")
-    restore.add_argument("--days", type=int, default=7, help="days the restored copy stays readable (default 7)")
+    restore.add_argument(
+        "--tier",
+        choices=["Standard", "Bulk", "Expedited"],
+        default="Standard",
+        help="Standard (≤12 h from DEEP_ARCHIVE) or Bulk (≤48 h); Expedited is refused for DEEP_ARCHIVE",
+    )
+    restore.add_argument(
+        "--days", type=int, default=7, help="days the restored copy stays readable (default 7)"
+    )
     restore.add_argument("--status", action="store_true", help="only report the state of the last request")
     restore.set_defaults(func=cmd_restore)
 

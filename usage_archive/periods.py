@@ -118,8 +118,10 @@ class Week:
 
     def __post_init__(self) -> None:
         if self.monday.weekday() != 0:
-            raise PeriodError(f"week {self.monday.isoformat()!r} is a {self.monday:%A}: a week is named by its "
-                              "Monday, YYYY-MM-DD")
+            raise PeriodError(
+                f"week {self.monday.isoformat()!r} is a {self.monday:%A}: a week is named by its "
+                "Monday, YYYY-MM-DD"
+            )
 
     @classmethod
     def parse(cls, value: str | date | Week) -> Week:
@@ -131,7 +133,9 @@ class Week:
         try:
             day = date.fromisoformat(str(value).strip())
         except ValueError:
-            raise PeriodError(f"week {value!r} is not a date: name a week by its Monday, YYYY-MM-DD") from None
+            raise PeriodError(
+                f"week {value!r} is not a date: name a week by its Monday, YYYY-MM-DD"
+            ) from None
         return cls(day)
 
     @classmethod

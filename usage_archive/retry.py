@@ -34,8 +34,9 @@ class Transient(Exception):
     """A failure worth another attempt. `wait` (seconds) overrides the policy's; `status` is the HTTP status,
     None for a connection error. The reason names the call and never a credential."""
 
-    def __init__(self, reason: str, *, rate_limited: bool = False, wait: float | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, rate_limited: bool = False, wait: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.rate_limited = rate_limited
@@ -65,14 +66,21 @@ def raise_if_transient(response: Any, what: str) -> None:
     """Raise Transient for a 5xx or a 429 answer; anything else is the caller's to judge."""
     status = response.status_code
     if status == 429:
-        raise Transient(f"rate limited (429) on {what}", rate_limited=True, wait=retry_after_seconds(response),
-                        status=status)
+        raise Transient(
+            f"rate limited (429) on {what}",
+            rate_limited=True,
+            wait=retry_after_seconds(response),
+            status=status,
+        )
     if status >= 500:
         raise Transient(f"{status} from {what}", status=status)
 
 
 def call_with_retries(
-    attempt: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float], None],
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None],
     log: Callable[[str], None] | None = None,
 ) -> T:
     """Call `attempt` until it returns or raises something other than Transient. When the policy's retries
@@ -115,7 +123,11 @@ def call_with_retries(
             log(f"{exc.reason}: waiting {exc.wait:.0f} s")
 
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(Transient), stop=stop, wait=wait, before_sleep=before_sleep,
-        sleep=lambda seconds: sleep(seconds) if seconds > 0 else None, reraise=True,
+        retry=tenacity.retry_if_exception_type(Transient),
+        stop=stop,
+        wait=wait,
+        before_sleep=before_sleep,
+        sleep=lambda seconds: sleep(seconds) if seconds > 0 else None,
+        reraise=True,
     )
     return retrying(counted_attempt)

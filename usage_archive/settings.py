@@ -34,8 +34,15 @@ DEFAULT_UI_URL = "http://localhost:3000"
 DEFAULT_OBJECT_LOCK_DAYS = 3650
 DEFAULT_OBJECT_LOCK_MODE = "COMPLIANCE"
 OBJECT_LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
-STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
-                   "DEEP_ARCHIVE")
+STORAGE_CLASSES = (
+    "STANDARD",
+    "STANDARD_IA",
+    "INTELLIGENT_TIERING",
+    "ONEZONE_IA",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+)
 
 # Bucket lifecycle and Object Lock (usage-archive bucket apply|check): variable → BucketSettings field, default.
 BUCKET_DAYS = {
@@ -48,8 +55,15 @@ BUCKET_DAYS = {
 }
 # Secrets: resources bind them as dg.EnvVar (resolved at run time, hidden in the UI) and alerts redact their
 # values. The AWS and Dagster ones are read by boto3 and the deployment, and only redacted here.
-SECRET_VARIABLES = ("ALERT_WEBHOOK_URL", "CIRCLECI_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY",
-                    "AWS_SESSION_TOKEN", "DAGSTER_PG_PASSWORD", "BILLING_DATABASE_URL")
+SECRET_VARIABLES = (
+    "ALERT_WEBHOOK_URL",
+    "CIRCLECI_TOKEN",
+    "GITHUB_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "DAGSTER_PG_PASSWORD",
+    "BILLING_DATABASE_URL",
+)
 
 
 _ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
@@ -67,8 +81,10 @@ def parse_org_ids(value: str | None) -> tuple[str, ...]:
         if not item:
             continue
         if not _ORG_ID.match(item):
-            raise SettingsError(f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
-                                "(letters, digits, '-', '_' and '.' only)")
+            raise SettingsError(
+                f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
+                "(letters, digits, '-', '_' and '.' only)"
+            )
         if item not in ids:
             ids.append(item)
     return tuple(ids)
@@ -157,11 +173,17 @@ class Settings:
                 return parse(raw[name])
             except ValueError as exc:
                 shown = "(secret)" if name in SECRET_VARIABLES else repr(raw[name])
-                problems.append(f"{name}={shown} {exc}" if not isinstance(exc, PeriodError) else f"{name}: {exc}")
+                problems.append(
+                    f"{name}={shown} {exc}" if not isinstance(exc, PeriodError) else f"{name}: {exc}"
+                )
                 return default
 
-        start_week_name = "USAGE_ARCHIVE_START_WEEK" if "USAGE_ARCHIVE_START_WEEK" in raw else "CIRCLECI_START_WEEK"
-        bucket_days = {name: read(name, _days, default) for name, (_, default) in BUCKET_DAYS.items() if name in raw}
+        start_week_name = (
+            "USAGE_ARCHIVE_START_WEEK" if "USAGE_ARCHIVE_START_WEEK" in raw else "CIRCLECI_START_WEEK"
+        )
+        bucket_days = {
+            name: read(name, _days, default) for name, (_, default) in BUCKET_DAYS.items() if name in raw
+        }
         settings = cls(
             archive_url=read("ARCHIVE_URL", _archive_url, DEFAULT_ARCHIVE_URL),
             storage_class=read("ARCHIVE_STORAGE_CLASS", _storage_class, DEFAULT_STORAGE_CLASS),
@@ -196,8 +218,12 @@ class Settings:
 
     def bucket_policy_values(self) -> dict[str, Any]:
         """BucketSettings fields from the ARCHIVE_* variables (each with its default)."""
-        values: dict[str, Any] = {attr: self.bucket_days.get(name, default) for name, (attr, default)
-                                  in BUCKET_DAYS.items()}
-        values.update(object_lock_mode=self.object_lock_mode, upload_storage_class=self.storage_class,
-                      skip=self.bucket_skip)
+        values: dict[str, Any] = {
+            attr: self.bucket_days.get(name, default) for name, (attr, default) in BUCKET_DAYS.items()
+        }
+        values.update(
+            object_lock_mode=self.object_lock_mode,
+            upload_storage_class=self.storage_class,
+            skip=self.bucket_skip,
+        )
         return values

@@ -30,12 +30,15 @@ def test_month_range_includes_both_ends() -> None:
     assert [str(m) for m in months] == ["2025-11", "2025-12", "2026-01", "2026-02"]
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("2026-13", r"month '2026-13' is not a month: use YYYY-MM or YYYY-MM-01"),
-    ("2026-09-15", r"month '2026-09-15' is not the first of a month: use YYYY-MM or YYYY-MM-01"),
-    ("last month", r"month 'last month' is not a month"),
-    ("", r"month '' is not a month"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-13", r"month '2026-13' is not a month: use YYYY-MM or YYYY-MM-01"),
+        ("2026-09-15", r"month '2026-09-15' is not the first of a month: use YYYY-MM or YYYY-MM-01"),
+        ("last month", r"month 'last month' is not a month"),
+        ("", r"month '' is not a month"),
+    ],
+)
 def test_a_bad_month_names_the_value_and_the_form(value: str, message: str) -> None:
     with pytest.raises(PeriodError, match=message):
         Month.parse(value)
@@ -54,14 +57,21 @@ def test_week_neighbours_range_and_the_week_holding_a_day() -> None:
     assert week.previous() == Week.parse("2025-12-29")
     assert week.next() == Week.parse("2026-01-12")
     assert Week.containing(date(2026, 1, 11)) == week  # Sunday belongs to the week of the Monday before
-    assert [w.key for w in Week.range(week.previous(), week.next())] == ["2025-12-29", "2026-01-05", "2026-01-12"]
+    assert [w.key for w in Week.range(week.previous(), week.next())] == [
+        "2025-12-29",
+        "2026-01-05",
+        "2026-01-12",
+    ]
     assert Week.last_ended(date(2026, 1, 5)) == week.previous()  # on Monday, last week is the newest over
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("2026-01-06", r"week '2026-01-06' is a Tuesday: a week is named by its Monday, YYYY-MM-DD"),
-    ("2026-13-01", r"week '2026-13-01' is not a date: name a week by its Monday, YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-01-06", r"week '2026-01-06' is a Tuesday: a week is named by its Monday, YYYY-MM-DD"),
+        ("2026-13-01", r"week '2026-13-01' is not a date: name a week by its Monday, YYYY-MM-DD"),
+    ],
+)
 def test_a_bad_week_names_the_value_and_the_form(value: str, message: str) -> None:
     with pytest.raises(PeriodError, match=message):
         Week.parse(value)

@@ -8,8 +8,14 @@ import requests
 from usage_archive.retry import RetryPolicy, Transient, WaitTooLong, call_with_retries, raise_if_transient
 from usage_archive_tests.fakes.http_server import ScriptedServer
 
-POLICY = RetryPolicy(max_retries=3, max_rate_limit_waits=2, backoff_initial_s=1.0, backoff_max_s=3.0,
-                     rate_limit_wait_s=30.0, max_wait_s=100.0)
+POLICY = RetryPolicy(
+    max_retries=3,
+    max_rate_limit_waits=2,
+    backoff_initial_s=1.0,
+    backoff_max_s=3.0,
+    rate_limit_wait_s=30.0,
+    max_wait_s=100.0,
+)
 
 
 class Sleeps(list):
@@ -28,8 +34,12 @@ def fetch(url: str, sleeps: Sleeps | None = None, logs: list[str] | None = None)
         raise_if_transient(response, "GET /thing")
         return response
 
-    return call_with_retries(attempt, POLICY, sleep=sleeps if sleeps is not None else Sleeps(),
-                             log=logs.append if logs is not None else None)
+    return call_with_retries(
+        attempt,
+        POLICY,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        log=logs.append if logs is not None else None,
+    )
 
 
 def test_server_errors_back_off_exponentially_up_to_the_cap() -> None:

@@ -26,11 +26,17 @@ def test_an_empty_environment_gives_local_defaults() -> None:
 
 
 def test_values_are_parsed_and_blank_ones_count_as_unset() -> None:
-    settings = Settings.from_env({
-        "ARCHIVE_URL": " s3://bucket/prod ", "ARCHIVE_STORAGE_CLASS": "standard_ia", "AWS_DEFAULT_REGION": "eu-west-1",
-        "BILLING_ARCHIVE_START_MONTH": "2025-03", "USAGE_ARCHIVE_START_WEEK": "2025-06-02",
-        "GITHUB_API_URL": "https://ghe.example.com/api/v3/", "CIRCLECI_TOKEN": "   ",
-    })
+    settings = Settings.from_env(
+        {
+            "ARCHIVE_URL": " s3://bucket/prod ",
+            "ARCHIVE_STORAGE_CLASS": "standard_ia",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "BILLING_ARCHIVE_START_MONTH": "2025-03",
+            "USAGE_ARCHIVE_START_WEEK": "2025-06-02",
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+            "CIRCLECI_TOKEN": "   ",
+        }
+    )
     assert settings.archive_url == "s3://bucket/prod"
     assert settings.storage_class == "STANDARD_IA"
     assert settings.aws_region == "eu-west-1"
@@ -49,11 +55,15 @@ def test_the_older_circleci_start_week_name_still_works() -> None:
 
 def test_every_bad_variable_is_named_at_once_without_secret_values() -> None:
     with pytest.raises(SettingsError) as excinfo:
-        Settings.from_env({
-            "USAGE_ARCHIVE_START_WEEK": "2025-01-07", "ARCHIVE_STORAGE_CLASS": "FAST",
-            "ARCHIVE_USAGE_EXPIRE_DAYS": "a year", "ALERT_WEBHOOK_URL": "hooks.example.com/T0/s3cr3t",
-            "ARCHIVE_URL": "ftp://host/x",
-        })
+        Settings.from_env(
+            {
+                "USAGE_ARCHIVE_START_WEEK": "2025-01-07",
+                "ARCHIVE_STORAGE_CLASS": "FAST",
+                "ARCHIVE_USAGE_EXPIRE_DAYS": "a year",
+                "ALERT_WEBHOOK_URL": "hooks.example.com/T0/s3cr3t",
+                "ARCHIVE_URL": "ftp://host/x",
+            }
+        )
     message = str(excinfo.value)
     assert "USAGE_ARCHIVE_START_WEEK: week '2025-01-07' is a Tuesday" in message
     assert "ARCHIVE_STORAGE_CLASS='FAST' is not an S3 storage class" in message
@@ -67,14 +77,17 @@ def test_organisation_ids_are_checked_where_they_are_used() -> None:
     settings = Settings.from_env({"CIRCLECI_ORG_ID": "org-a, org-b,org-a,"})
     assert settings.circleci_org_ids() == ("org-a", "org-b")
     malformed = Settings.from_env({"CIRCLECI_ORG_ID": "org a"})  # loads: only CircleCI runs need it
-    with pytest.raises(SettingsError, match="CIRCLECI_ORG_ID contains 'org a', which is not an organisation id"):
+    with pytest.raises(
+        SettingsError, match="CIRCLECI_ORG_ID contains 'org a', which is not an organisation id"
+    ):
         malformed.circleci_org_ids()
     assert parse_org_ids(None) == ()
 
 
 def test_bucket_policy_values_have_defaults_and_take_the_variables() -> None:
-    values = Settings.from_env({"ARCHIVE_OBJECT_LOCK_DAYS": "30", "ARCHIVE_BUCKET_SKIP": "Public-Access-Block"}
-                               ).bucket_policy_values()
+    values = Settings.from_env(
+        {"ARCHIVE_OBJECT_LOCK_DAYS": "30", "ARCHIVE_BUCKET_SKIP": "Public-Access-Block"}
+    ).bucket_policy_values()
     assert values["object_lock_days"] == 30
     assert values["billing_expire_days"] == 3650
     assert values["skip"] == ("public_access_block",)

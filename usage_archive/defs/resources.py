@@ -27,20 +27,24 @@ def _secret(settings: Settings, name: str) -> dg.EnvVar | None:
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "archive_store": ArchiveStoreResource(
-            url=settings.archive_url, storage_class=settings.storage_class,
+            url=settings.archive_url,
+            storage_class=settings.storage_class,
             s3=S3Resource(region_name=settings.aws_region),
         ),
         "billing_db": BillingDatabaseResource(url=_secret(settings, "BILLING_DATABASE_URL")),
         "circleci": CircleCIResource(
-            token=_secret(settings, "CIRCLECI_TOKEN"), org_ids=settings.circleci_org_id,
+            token=_secret(settings, "CIRCLECI_TOKEN"),
+            org_ids=settings.circleci_org_id,
             api_url=settings.circleci_api_url,
         ),
         "github": GitHubResource(
-            token=_secret(settings, "GITHUB_TOKEN"), api_url=settings.github_api_url,
+            token=_secret(settings, "GITHUB_TOKEN"),
+            api_url=settings.github_api_url,
             repositories_file=settings.repositories_file,
         ),
         "alert_webhook": AlertWebhookResource(
-            webhook_url=_secret(settings, "ALERT_WEBHOOK_URL"), ui_url=settings.ui_url,
+            webhook_url=_secret(settings, "ALERT_WEBHOOK_URL"),
+            ui_url=settings.ui_url,
         ),
     }
 

@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     database_url = postgres.create_database(DEMO_DATABASE)
     load_billing_schema(database_url)
     counts = load_billing_rows(database_url, last_month=month.first_day, months=3, scale=20_000)
-    print(f"demo billing database {DEMO_DATABASE} on {postgres.admin_url.rsplit('/', 1)[0]}: "
-          + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    print(
+        f"demo billing database {DEMO_DATABASE} on {postgres.admin_url.rsplit('/', 1)[0]}: "
+        + ", ".join(f"{t} {n}" for t, n in counts.items())
+    )
 
     archive_url = Settings.from_env().archive_url
     dagster_home = PROJECT_ROOT / ".dagster_home"
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     instance_config = dagster_home / "dagster.yaml"
     if not instance_config.exists():  # local SQLite storage; the deployment's dagster.yaml needs Postgres
         instance_config.write_text("telemetry:\n  enabled: false\n")
-    os.environ.update(BILLING_DATABASE_URL=database_url, ARCHIVE_URL=archive_url, DAGSTER_HOME=str(dagster_home))
+    os.environ.update(
+        BILLING_DATABASE_URL=database_url, ARCHIVE_URL=archive_url, DAGSTER_HOME=str(dagster_home)
+    )
 
     import dagster as dg
 
@@ -60,20 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmaterializing billing month {month:%Y-%m} (partition {partition}) into {store.uri()} …")
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("billing_archive_job").execute_in_process(
-            partition_key=partition, instance=instance, raise_on_error=False)
+            partition_key=partition, instance=instance, raise_on_error=False
+        )
     key = billing_manifest_key(month)
     if store.exists(key):
         print(f"\nmanifest {store.uri(key)}:")
         print(store.get_bytes(key).decode())
     print("\nasset checks:")
-    _print_table(sorted((e.asset_key.to_user_string(), e.check_name, "PASSED" if e.passed else
-                         f"FAILED ({e.severity.value})") for e in result.get_asset_check_evaluations()),
-                 ("asset", "check", "result"))
+    _print_table(
+        sorted(
+            (
+                e.asset_key.to_user_string(),
+                e.check_name,
+                "PASSED" if e.passed else f"FAILED ({e.severity.value})",
+            )
+            for e in result.get_asset_check_evaluations()
+        ),
+        ("asset", "check", "result"),
+    )
     demo_extras(store)
     print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    print("\nSee it in the Dagster UI (asset graph, partitions, run history, check results):\n"
-          f"  DAGSTER_HOME={dagster_home} BILLING_DATABASE_URL={database_url} "
-          f".venv/bin/dagster dev -m usage_archive.definitions\n  then open http://localhost:3000")
+    print(
+        "\nSee it in the Dagster UI (asset graph, partitions, run history, check results):\n"
+        f"  DAGSTER_HOME={dagster_home} BILLING_DATABASE_URL={database_url} "
+        f".venv/bin/dagster dev -m usage_archive.definitions\n  then open http://localhost:3000"
+    )
     return 0 if result.success else 1
 
 
@@ -82,8 +97,10 @@ def demo_extras(store: object) -> None:
     from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX
     from usage_archive.circleci.sample import demo_import_sample
 
-    print(f"\nCircleCI: a generated sample usage export dropped into {CIRCLECI_INCOMING_PREFIX}/ and imported "
-          "through the import path:")
+    print(
+        f"\nCircleCI: a generated sample usage export dropped into {CIRCLECI_INCOMING_PREFIX}/ and imported "
+        "through the import path:"
+    )
     for key in demo_import_sample(store):
         print(f"  {store.uri(key)}")  # type: ignore[attr-defined]
 

@@ -66,9 +66,17 @@ class GitHubClient:
     """Serial requests (GitHub asks integrations not to run them concurrently), pagination by `Link` headers."""
 
     def __init__(
-        self, token: str, api_url: str = DEFAULT_GITHUB_API_URL, *, sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time, max_wait_seconds: float = 3900, secondary_wait_seconds: float = 60,
-        max_attempts: int = 6, timeout_seconds: float = 30, log: Callable[[str], None] | None = None,
+        self,
+        token: str,
+        api_url: str = DEFAULT_GITHUB_API_URL,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_wait_seconds: float = 3900,
+        secondary_wait_seconds: float = 60,
+        max_attempts: int = 6,
+        timeout_seconds: float = 30,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         """`max_attempts` bounds both the failures (connection errors, 5xx) and the rate-limited answers of one
         request; `max_wait_seconds` is the longest wait for a rate limit before the request fails."""
@@ -80,16 +88,21 @@ class GitHubClient:
         self.max_wait_seconds = max_wait_seconds
         self.secondary_wait_seconds = secondary_wait_seconds
         self.max_attempts = max_attempts
-        self.retry = RetryPolicy(max_retries=max_attempts - 1, max_rate_limit_waits=max_attempts - 1,
-                                 max_wait_s=max_wait_seconds)
+        self.retry = RetryPolicy(
+            max_retries=max_attempts - 1, max_rate_limit_waits=max_attempts - 1, max_wait_s=max_wait_seconds
+        )
         self.timeout_seconds = timeout_seconds
         self.log = log or (lambda _message: None)
         self.requests_made = 0
         self._session = requests.Session()
-        self._session.headers.update({
-            "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "usage-archive", "Authorization": f"Bearer {token}",
-        })
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "usage-archive",
+                "Authorization": f"Bearer {token}",
+            }
+        )
         self._blocked_until: float | None = None  # the primary limit is used up until this epoch
 
     def __repr__(self) -> str:
@@ -105,7 +118,8 @@ class GitHubClient:
             when = _iso(resets_at if resets_at is not None else self.clock() + seconds)
             raise GitHubRateLimitError(
                 f"GitHub {reason}: the rate limit resets at {when}, which is past the max wait of "
-                f"{self.max_wait_seconds:g} s; retry the run after that time (it resumes where it stopped)")
+                f"{self.max_wait_seconds:g} s; retry the run after that time (it resumes where it stopped)"
+            )
         self.log(f"GitHub {reason}: waiting {seconds:.0f} s")
         self.sleep(seconds)
 
@@ -123,22 +137,31 @@ class GitHubClient:
             self._blocked_until = float(reset)
 
     # -- requests ------------------------------------------------------------------------------------------------
-    def _check(self, response: requests.Response, call: str, what: str, secondary_limits: list[int]
-               ) -> requests.Response:
+    def _check(
+        self, response: requests.Response, call: str, what: str, secondary_limits: list[int]
+    ) -> requests.Response:
         """The response when it is a 200; otherwise raise what it means (Transient when worth another attempt).
         `secondary_limits` counts this call's secondary limits without headers: each waits twice as long."""
         status = response.status_code
         if status == 200:
             return response
         if status == 401:
-            raise GitHubAuthError(f"GITHUB_TOKEN is invalid or expired (401 {_message(response)!r} from {call})")
+            raise GitHubAuthError(
+                f"GITHUB_TOKEN is invalid or expired (401 {_message(response)!r} from {call})"
+            )
         if status == 404:
-            raise GitHubNotFound(f"{what}: 404 Not Found from {call} (it does not exist, or the token "
-                                 "cannot see it: check the token's repository access)")
+            raise GitHubNotFound(
+                f"{what}: 404 Not Found from {call} (it does not exist, or the token "
+                "cannot see it: check the token's repository access)"
+            )
         retry_after = response.headers.get("retry-after")
         if status == 403 and retry_after and retry_after.isdigit():
-            raise Transient(f"secondary rate limit (403) on {call}", rate_limited=True, wait=float(retry_after),
-                            status=status)
+            raise Transient(
+                f"secondary rate limit (403) on {call}",
+                rate_limited=True,
+                wait=float(retry_after),
+                status=status,
+            )
         if status in (403, 429) and not retry_after:
             remaining = response.headers.get("x-ratelimit-remaining")
             if remaining == "0" and self._blocked_until is not None:
@@ -147,16 +170,24 @@ class GitHubClient:
             message = _message(response)
             if status == 429 or "rate limit" in message.lower() or remaining == "0":
                 secondary_limits.append(status)
-                raise Transient(f"secondary rate limit ({status}) on {call}", rate_limited=True, status=status,
-                                wait=self.secondary_wait_seconds * 2 ** (len(secondary_limits) - 1))
-            raise GitHubPermissionError(f"{what}: 403 {message!r} from {call} (the token lacks a permission: "
-                                        "Actions: read and Metadata: read are needed)")
+                raise Transient(
+                    f"secondary rate limit ({status}) on {call}",
+                    rate_limited=True,
+                    status=status,
+                    wait=self.secondary_wait_seconds * 2 ** (len(secondary_limits) - 1),
+                )
+            raise GitHubPermissionError(
+                f"{what}: 403 {message!r} from {call} (the token lacks a permission: "
+                "Actions: read and Metadata: read are needed)"
+            )
         raise_if_transient(response, f"{call} ({_message(response)!r})")
         raise GitHubError(f"{what}: {status} {_message(response)!r} from {call}")
 
     def get(self, path_or_url: str, params: dict[str, Any] | None = None, *, what: str) -> requests.Response:
         """GET with rate-limit handling and retries; `what` names the call in errors (e.g. 'repository octo/api')."""
-        url = path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self.api_url}{path_or_url}"
+        url = (
+            path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self.api_url}{path_or_url}"
+        )
         call = f"GET {url.split('?')[0]}"
         secondary_limits: list[int] = []
 
@@ -171,16 +202,20 @@ class GitHubClient:
             return self._check(response, call, what, secondary_limits)
 
         try:
-            return call_with_retries(attempt, self.retry, sleep=self.sleep, log=lambda m: self.log(f"GitHub {m}"))
+            return call_with_retries(
+                attempt, self.retry, sleep=self.sleep, log=lambda m: self.log(f"GitHub {m}")
+            )
         except WaitTooLong as exc:
             raise GitHubRateLimitError(
                 f"GitHub {exc.cause.reason}: the rate limit resets at {_iso(self.clock() + exc.wait)}, which is past "
                 f"the max wait of {self.max_wait_seconds:g} s; retry the run after that time (it resumes where it "
-                "stopped)") from None
+                "stopped)"
+            ) from None
         except Transient as exc:
             if exc.rate_limited:
                 raise GitHubRateLimitError(
-                    f"{what}: still rate limited after {self.max_attempts} attempts of {call}") from None
+                    f"{what}: still rate limited after {self.max_attempts} attempts of {call}"
+                ) from None
             raise GitHubError(f"{what}: {exc.reason}") from None
 
     def pages(self, path: str, params: dict[str, Any], *, what: str) -> Iterator[requests.Response]:
@@ -195,7 +230,9 @@ class GitHubClient:
     def list_org_repositories(self, organization: str) -> list[str]:
         """Every repository of an organisation (type=all: public, private and internal), as owner/name."""
         names: list[str] = []
-        for page in self.pages(f"/orgs/{organization}/repos", {"type": "all"}, what=f"organization {organization}"):
+        for page in self.pages(
+            f"/orgs/{organization}/repos", {"type": "all"}, what=f"organization {organization}"
+        ):
             names += [repo["full_name"] for repo in page.json()]
         return names
 
@@ -216,8 +253,10 @@ class GitHubClient:
         total = int(first.json()["total_count"])
         if total > RESULT_CAP:
             if not window.splittable:
-                raise GitHubError(f"{what}: {total} runs were created within one second ({window.created_filter()}); "
-                                  f"GitHub lists at most {RESULT_CAP} per query, so they cannot all be collected")
+                raise GitHubError(
+                    f"{what}: {total} runs were created within one second ({window.created_filter()}); "
+                    f"GitHub lists at most {RESULT_CAP} per query, so they cannot all be collected"
+                )
             self.log(f"{repository}: {total} runs in {window.created_filter()}, splitting the window")
             runs: dict[int, dict[str, Any]] = {}
             for half in window.split():
@@ -227,21 +266,27 @@ class GitHubClient:
         for page in pages:
             runs.update({r["id"]: r for r in page.json()["workflow_runs"]})
         if len(runs) < total:
-            raise GitHubError(f"{what}: GitHub reported {total} runs created {window.created_filter()} but listed "
-                              f"{len(runs)}; retry the run")
+            raise GitHubError(
+                f"{what}: GitHub reported {total} runs created {window.created_filter()} but listed "
+                f"{len(runs)}; retry the run"
+            )
         return list(runs.values())
 
     def list_jobs(self, repository: str, run_id: int) -> tuple[list[dict[str, Any]], int]:
         """Every job of every attempt of a run (filter=all) and the total GitHub reported."""
         jobs: dict[int, dict[str, Any]] = {}
         total = 0
-        for page in self.pages(f"/repos/{repository}/actions/runs/{run_id}/jobs", {"filter": "all"},
-                               what=f"repository {repository} run {run_id}"):
+        for page in self.pages(
+            f"/repos/{repository}/actions/runs/{run_id}/jobs",
+            {"filter": "all"},
+            what=f"repository {repository} run {run_id}",
+        ):
             body = page.json()
             total = int(body["total_count"])
             jobs.update({j["id"]: j for j in body["jobs"]})
         if len(jobs) != total:
-            raise GitHubError(f"repository {repository} run {run_id}: GitHub reported {total} jobs but listed "
-                              f"{len(jobs)}; retry the run")
+            raise GitHubError(
+                f"repository {repository} run {run_id}: GitHub reported {total} jobs but listed "
+                f"{len(jobs)}; retry the run"
+            )
         return list(jobs.values()), total
-

@@ -18,13 +18,19 @@ class GitHubResource(dg.ConfigurableResource):
 
     token: str | None = Field(default=None, description="GITHUB_TOKEN; a secret, never logged")
     api_url: str = Field(default=DEFAULT_GITHUB_API_URL, description="GITHUB_API_URL")
-    repositories_file: str = Field(default=DEFAULT_REPOSITORIES_FILE, description="USAGE_ARCHIVE_REPOSITORIES")
+    repositories_file: str = Field(
+        default=DEFAULT_REPOSITORIES_FILE, description="USAGE_ARCHIVE_REPOSITORIES"
+    )
     max_rate_limit_wait_seconds: float = Field(
-        default=3900, description="longest wait for a rate-limit reset before the run fails (and can be retried); "
-                                  "the primary limit resets hourly, so the default waits out a full window")
+        default=3900,
+        description="longest wait for a rate-limit reset before the run fails (and can be retried); "
+        "the primary limit resets hourly, so the default waits out a full window",
+    )
     secondary_limit_wait_seconds: float = Field(default=60, description="first wait after a secondary limit")
     request_timeout_seconds: float = Field(default=30)
-    max_attempts: int = Field(default=6, description="attempts per request (rate limits, 5xx, connection errors)")
+    max_attempts: int = Field(
+        default=6, description="attempts per request (rate limits, 5xx, connection errors)"
+    )
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
     _clock: Callable[[], float] = PrivateAttr(default=time.time)
@@ -39,11 +45,16 @@ class GitHubResource(dg.ConfigurableResource):
         if not self.token:
             raise GitHubNotConfigured(
                 "GITHUB_TOKEN is not set: the GitHub Actions assets need a token with Actions: read and "
-                "Metadata: read on the configured repositories (see docs/github_actions.md)")
+                "Metadata: read on the configured repositories (see docs/github_actions.md)"
+            )
         return GitHubClient(
-            self.token, self.api_url, sleep=self._sleep, clock=self._clock,
+            self.token,
+            self.api_url,
+            sleep=self._sleep,
+            clock=self._clock,
             max_wait_seconds=self.max_rate_limit_wait_seconds,
-            secondary_wait_seconds=self.secondary_limit_wait_seconds, max_attempts=self.max_attempts,
-            timeout_seconds=self.request_timeout_seconds, log=log,
+            secondary_wait_seconds=self.secondary_limit_wait_seconds,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.request_timeout_seconds,
+            log=log,
         )
-

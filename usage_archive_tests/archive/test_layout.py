@@ -22,7 +22,9 @@ WEEK = Week.parse("2026-01-05")
 
 
 def test_billing_keys() -> None:
-    assert billing_file_key("credits", JANUARY, ".parquet") == "billing-archive/2026/01/credits-2026-01.parquet"
+    assert (
+        billing_file_key("credits", JANUARY, ".parquet") == "billing-archive/2026/01/credits-2026-01.parquet"
+    )
     assert billing_manifest_key(JANUARY) == "billing-archive/2026/01/manifest.json"
     assert restore_record_key(JANUARY) == ".restores/billing-archive-2026-01.json"
 
@@ -37,12 +39,15 @@ def test_circleci_keys_are_flat_for_one_organisation() -> None:
     layout = CircleCILayout(("org-a",))
     assert layout.csv_key("org-a", WEEK) == "circleci-usage-data/usage-data-2026-01-05-to-2026-01-12.csv"
     assert layout.json_key("org-a", WEEK) == (
-        "circleci-usage-data/usage-data-2026-01-05-to-2026-01-12-hierarchical.json")
+        "circleci-usage-data/usage-data-2026-01-05-to-2026-01-12-hierarchical.json"
+    )
 
 
 def test_circleci_keys_get_a_folder_per_organisation_when_there_are_several() -> None:
     layout = CircleCILayout(("org-a", "org-b"))
-    assert layout.csv_key("org-b", WEEK) == "circleci-usage-data/org-b/usage-data-2026-01-05-to-2026-01-12.csv"
+    assert (
+        layout.csv_key("org-b", WEEK) == "circleci-usage-data/org-b/usage-data-2026-01-05-to-2026-01-12.csv"
+    )
     assert layout.accepts("org-b")
     assert not layout.accepts("org-z")
 
@@ -54,8 +59,15 @@ def test_circleci_working_folders() -> None:
 
 
 def test_github_actions_keys() -> None:
-    assert github_workflow_runs_key(WEEK) == "github-actions-usage/workflow-runs-2026-01-05-to-2026-01-12.parquet"
+    assert (
+        github_workflow_runs_key(WEEK)
+        == "github-actions-usage/workflow-runs-2026-01-05-to-2026-01-12.parquet"
+    )
     assert github_progress_folder(WEEK) == "github-actions-usage/.progress/2026-01-05/"
-    assert github_progress_key(WEEK, "octo/api") == "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"
+    assert (
+        github_progress_key(WEEK, "octo/api")
+        == "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"
+    )
     assert github_progress_key(WEEK, "octo/api", partial=True) == (
-        "github-actions-usage/.progress/2026-01-05/partial/octo/api.parquet")
+        "github-actions-usage/.progress/2026-01-05/partial/octo/api.parquet"
+    )

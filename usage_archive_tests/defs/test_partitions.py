@@ -25,7 +25,7 @@ def test_the_partition_set_only_grows_as_today_moves_forward() -> None:
     now = keys_on(weekly_partitions, TODAY)
     a_year_later = keys_on(weekly_partitions, TODAY + timedelta(weeks=52))
     assert now[0] == a_year_later[0] == DEFAULT_START_WEEK.key
-    assert a_year_later[:len(now)] == now  # every week of today is still there, in place
+    assert a_year_later[: len(now)] == now  # every week of today is still there, in place
     assert len(a_year_later) == len(now) + 52  # and exactly the weeks that ended since were added
 
 
@@ -58,4 +58,4 @@ def test_billing_months_start_at_a_fixed_month() -> None:
     keys = keys_on(billing_monthly_partitions, TODAY)
     assert keys[0] == "2024-01-01"
     assert keys[-1] == "2026-10-01"
-    assert keys_on(billing_monthly_partitions, TODAY + timedelta(days=62))[:len(keys)] == keys
+    assert keys_on(billing_monthly_partitions, TODAY + timedelta(days=62))[: len(keys)] == keys

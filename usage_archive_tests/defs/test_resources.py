@@ -24,8 +24,12 @@ def test_without_settings_every_resource_loads_with_local_defaults(tmp_path, mon
 
 
 def test_secrets_are_bound_as_env_vars_and_never_shown() -> None:
-    env = {"GITHUB_TOKEN": "ghp_from_env_123", "BILLING_DATABASE_URL": "postgresql://u:pw123456@db/billing",
-           "ARCHIVE_URL": "s3://bucket/prod", "CIRCLECI_ORG_ID": "org-a,org-b"}
+    env = {
+        "GITHUB_TOKEN": "ghp_from_env_123",
+        "BILLING_DATABASE_URL": "postgresql://u:pw123456@db/billing",
+        "ARCHIVE_URL": "s3://bucket/prod",
+        "CIRCLECI_ORG_ID": "org-a,org-b",
+    }
     resources = build_resources(Settings.from_env(env))
     assert isinstance(resources["github"].token, dg.EnvVar)
     assert isinstance(resources["billing_db"].url, dg.EnvVar)
@@ -43,8 +47,9 @@ def test_the_resource_and_the_cli_build_the_same_store(moto_endpoint, s3_bucket,
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     url = f"s3://{s3_bucket}/prod"
     from_cli = store_from_url(url, storage_class="STANDARD")
-    from_resource = build_resources(Settings.from_env({"ARCHIVE_URL": url, "ARCHIVE_STORAGE_CLASS": "STANDARD"})
-                                    )["archive_store"].model_copy(update={"s3": S3Resource(endpoint_url=moto_endpoint)})
+    from_resource = build_resources(
+        Settings.from_env({"ARCHIVE_URL": url, "ARCHIVE_STORAGE_CLASS": "STANDARD"})
+    )["archive_store"].model_copy(update={"s3": S3Resource(endpoint_url=moto_endpoint)})
     stores = [from_cli, from_resource.get_store()]
     assert all(isinstance(s, S3ArchiveStore) for s in stores)
     assert {(s.bucket, s.prefix, s.storage_class) for s in stores} == {(s3_bucket, "prod", "STANDARD")}

@@ -31,12 +31,16 @@ DEFAULT_PROGRESSION = ("created", "processing", "completed-no-urls", "completed"
 LAST_WEEK = Week.last_ended()
 
 
-def gzip_parts(tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: Week = LAST_WEEK) -> list[bytes]:
+def gzip_parts(
+    tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: Week = LAST_WEEK
+) -> list[bytes]:
     """A synthetic export of `rows` job rows in `parts` gzip CSV parts, as the API serves them."""
     all_rows = list(sample_rows(rows, org_id=org_id, weeks=[week.monday]))
     size = -(-len(all_rows) // parts)
-    return [write_export(tmp_path / f"part{i}.csv.gz", all_rows[i * size:(i + 1) * size]).read_bytes()
-            for i in range(parts)]
+    return [
+        write_export(tmp_path / f"part{i}.csv.gz", all_rows[i * size : (i + 1) * size]).read_bytes()
+        for i in range(parts)
+    ]
 
 
 @dataclass
@@ -89,8 +93,9 @@ class FakeUsageApi(LocalHttpServer):
             raw = handler.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
         with self.lock:
-            self.requests.append(Recorded(method, handler.path, handler.headers.get("Circle-Token") is not None,
-                                         body))
+            self.requests.append(
+                Recorded(method, handler.path, handler.headers.get("Circle-Token") is not None, body)
+            )
         download = DOWNLOAD_PATH.match(path)
         if download and method == "GET":
             index = int(download.group(2))
@@ -108,15 +113,18 @@ class FakeUsageApi(LocalHttpServer):
         if org_id not in self.org_ids:
             return self.send(handler, 404, {"message": "Organization not found"})
         with self.lock:
-            scripted = (self.post_statuses if method == "POST" else self.get_statuses)
+            scripted = self.post_statuses if method == "POST" else self.get_statuses
             status = scripted.pop(0) if scripted else None
         if status == 429:
             return self.send(handler, 429, {"message": "Rate limit exceeded."})
         if status is not None:
             return self.send(handler, status, {"message": f"scripted {status}"})
         if method == "POST" and job_id is None:
-            if not isinstance(body, dict) or set(body) - {"start", "end", "shared_org_ids"} or \
-                    not {"start", "end"} <= set(body):
+            if (
+                not isinstance(body, dict)
+                or set(body) - {"start", "end", "shared_org_ids"}
+                or not {"start", "end"} <= set(body)
+            ):
                 return self.send(handler, 400, {"message": "start and end are required"})
             job = FakeJob(str(uuid.uuid4()), org_id, body["start"], body["end"])
             with self.lock:
@@ -138,13 +146,19 @@ class FakeUsageApi(LocalHttpServer):
         if state == "completed" and self.fail_reason:
             state = "failed"
         if state == "completed":
-            urls = [f"{self.origin}/downloads/{job.job_id}/{i}.csv.gz?X-Amz-Signature=s3cr3t&X-Amz-Expires=3600"
-                    for i in range(len(self.parts))]
+            urls = [
+                f"{self.origin}/downloads/{job.job_id}/{i}.csv.gz?X-Amz-Signature=s3cr3t&X-Amz-Expires=3600"
+                for i in range(len(self.parts))
+            ]
         if state == "completed-no-urls":
             state = "completed"
-        body: dict[str, Any] = {"usage_export_job_id": job.job_id, "state": state, "start": job.start,
-                                "end": job.end, "download_urls": urls}
+        body: dict[str, Any] = {
+            "usage_export_job_id": job.job_id,
+            "state": state,
+            "start": job.start,
+            "end": job.end,
+            "download_urls": urls,
+        }
         if state == "failed":
             body["error_reason"] = self.fail_reason
         return body
-

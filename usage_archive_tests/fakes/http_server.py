@@ -37,8 +37,9 @@ class LocalHttpServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -66,8 +67,13 @@ class LocalHttpServer:
 
     # -- answering ---------------------------------------------------------------------------------------------
     @staticmethod
-    def send(handler: BaseHTTPRequestHandler, status: int, body: Any, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> None:
+    def send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)

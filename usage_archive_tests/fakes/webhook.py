@@ -32,7 +32,8 @@ class FakeWebhook(LocalHttpServer):
             payload = json.loads(body)
         except ValueError:
             payload = None
-        self.requests.append({"path": handler.path, "payload": payload,
-                              "content_type": handler.headers.get("Content-Type")})
+        self.requests.append(
+            {"path": handler.path, "payload": payload, "content_type": handler.headers.get("Content-Type")}
+        )
         status = self.status if handler.path == self.path else 404
         self.send(handler, status, b"ok" if status == 200 else b"no_service", "text/plain")

@@ -105,10 +105,13 @@ def test_a_reset_past_the_max_wait_is_a_clear_error(github: FakeGitHub) -> None:
     assert github.clock.sleeps == []
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected_sleeps"), [
-    (429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])])
-def test_secondary_limits_back_off(github: FakeGitHub, status: int, retry_after: int | None,
-                                   expected_sleeps: list[float]) -> None:
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected_sleeps"),
+    [(429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])],
+)
+def test_secondary_limits_back_off(
+    github: FakeGitHub, status: int, retry_after: int | None, expected_sleeps: list[float]
+) -> None:
     github.repository("octo/api")
     github.secondary = [(status, retry_after)] * len(expected_sleeps)
     assert client_for(github).list_workflows("octo/api") == []
@@ -168,6 +171,8 @@ def test_server_errors_are_retried_with_the_shared_backoff(github: FakeGitHub) -
 def test_server_errors_past_the_attempts_name_the_call(github: FakeGitHub) -> None:
     github.repository("octo/api")
     github.secondary = [(500, None)] * 3
-    with pytest.raises(GitHubError, match=r"repository octo/api: 500 from GET .*/repos/octo/api/actions/workflows"):
+    with pytest.raises(
+        GitHubError, match=r"repository octo/api: 500 from GET .*/repos/octo/api/actions/workflows"
+    ):
         client_for(github, max_attempts=3).list_workflows("octo/api")
     assert len(github.requests) == 3

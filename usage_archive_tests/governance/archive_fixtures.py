@@ -17,8 +17,10 @@ from usage_archive.governance.bucket_policy import BucketSettings, apply_bucket
 from usage_archive.periods import Month
 
 PERIOD = "2025-01"
-SPECS = [TableExport("credits", "credits", "credits"),
-         TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None)]
+SPECS = [
+    TableExport("credits", "credits", "credits"),
+    TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
+]
 
 
 def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None:
@@ -32,7 +34,9 @@ def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None
         for n, month in enumerate(months):
             cur.execute(
                 "INSERT INTO credits SELECT %s * 100 + g, g %% 2 + 1, g * 1.25, %s::timestamptz + g * interval '1 hour' "
-                "FROM generate_series(1, 5) g", (n, f"{month}-03T00:00:00Z"))
+                "FROM generate_series(1, 5) g",
+                (n, f"{month}-03T00:00:00Z"),
+            )
     conn.close()
 
 
@@ -45,7 +49,9 @@ class ArchivedMonths:
 
     def file_keys(self, period: str = PERIOD) -> list[str]:
         manifest = self.manifest_key(period)
-        return [o.key for o in self.store.list(f"{billing_folder(Month.parse(period))}/") if o.key != manifest]
+        return [
+            o.key for o in self.store.list(f"{billing_folder(Month.parse(period))}/") if o.key != manifest
+        ]
 
     def move_to(self, key: str, storage_class: str) -> None:
         """What a lifecycle transition does (moto never applies lifecycle rules): same bytes, new class.

@@ -30,7 +30,8 @@ def circleci_org_ids(settings: Settings) -> tuple[str, ...]:
 
 
 def build_partitions(
-    org_ids: tuple[str, ...], weekly: dg.WeeklyPartitionsDefinition = weekly_partitions,
+    org_ids: tuple[str, ...],
+    weekly: dg.WeeklyPartitionsDefinition = weekly_partitions,
 ) -> dg.PartitionsDefinition:
     if len(org_ids) <= 1:
         return weekly

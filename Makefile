@@ -29,7 +29,7 @@ screenshots: setup
 
 lint: setup
 	$(BIN)/ruff check usage_archive usage_archive_tests bench
-	$(BIN)/ruff format --check usage_archive usage_archive_tests bench || true
+	$(BIN)/ruff format --check usage_archive usage_archive_tests bench
 
 # The Dagster UI on the demo's instance and database (run `make demo` first). workspace.yaml names the code
 # location `usage_archive`, as pyproject's [tool.dg.project] does, so Dagster does not warn about a mismatch.

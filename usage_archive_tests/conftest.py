@@ -13,12 +13,30 @@ import pytest
 from usage_archive.devtools.local_postgres import LocalPostgres, PostgresUnavailable, find_or_start
 
 # Tests configure what they use; the developer's own settings must not leak in.
-for _name in ("ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE", "DAGSTER_HOME"):
+for _name in (
+    "ARCHIVE_URL",
+    "ARCHIVE_STORAGE_CLASS",
+    "BILLING_DATABASE_URL",
+    "BILLING_ARCHIVE_START_MONTH",
+    "USAGE_ARCHIVE_START_WEEK",
+    "CIRCLECI_START_WEEK",
+    "CIRCLECI_TOKEN",
+    "CIRCLECI_ORG_ID",
+    "GITHUB_TOKEN",
+    "ALERT_WEBHOOK_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "DAGSTER_HOME",
+):
     os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+)
 
 
 @pytest.fixture(scope="session")

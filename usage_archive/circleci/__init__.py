@@ -4,7 +4,9 @@
 - `merge`: gzip CSV parts (or a plain CSV) → one CSV with a single header, columns matched by name.
 - `hierarchy`: merged CSV → hierarchical JSON (pipelines → workflows → jobs), streamed, exact credits.
 - `api`: the Usage API client (create export, poll with backoff, download parts).
-- `weekly`: weeks, object keys, the persisted export job, fetching one week end to end.
-- `incoming`: importing exports dropped under `circleci-usage-data/incoming/`.
+- `weekly`: the persisted export job, fetching one week end to end, deriving its JSON.
+- `incoming`: importing exports dropped into the `incoming/` folder.
 - `sample`: a deterministic synthetic export (demo, tests, benchmark).
+
+Weeks are `usage_archive.periods.Week`; object keys come from `usage_archive.archive.layout`.
 """

@@ -1,6 +1,6 @@
-"""Import of existing exports: a `.csv` or `.csv.gz` usage export put under `circleci-usage-data/incoming/`
-(for instance one downloaded from CircleCI's web app) is archived as the week(s) it covers and moved to
-`circleci-usage-data/imported/`. A file that is not a usage export is left in place with a
+"""Import of existing exports: a `.csv` or `.csv.gz` usage export put in the CircleCI `incoming/` folder (for
+instance one downloaded from CircleCI's web app) is archived as the week(s) it covers and moved to `imported/`
+(both named in archive/layout.py). A file that is not a usage export is left in place with a
 `<name>.rejected.txt` note next to it that says why. No Dagster import: the sensor and the demo call this.
 
 Rows go to the week of their JOB_RUN_DATE (Monday-based, UTC). When a week is already archived, the imported
@@ -19,14 +19,18 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from usage_archive.archive.layout import (
+    CIRCLECI_INCOMING_PREFIX,
+    REJECTED_SUFFIX,
+    CircleCILayout,
+    circleci_imported_key,
+    rejection_note_key,
+)
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.circleci.columns import NULL, UsageExportFormatError
 from usage_archive.circleci.merge import merge_parts, open_part, read_header
-from usage_archive.circleci.weekly import PREFIX, ArchiveLayout, week_start_of
+from usage_archive.periods import Week
 
-INCOMING_PREFIX = f"{PREFIX}/incoming/"
-IMPORTED_PREFIX = f"{PREFIX}/imported/"
-REJECTED_SUFFIX = ".rejected.txt"
 DATE_COLUMNS = ("JOB_RUN_DATE", "JOB_RUN_STARTED_AT", "JOB_RUN_QUEUED_AT", "PIPELINE_CREATED_AT")
 
 
@@ -37,7 +41,7 @@ class NotAUsageExport(ValueError):
 @dataclass(frozen=True)
 class ImportedWeek:
     org_id: str
-    week: date
+    week: Week
     csv_key: str
     rows_in_file: int
     stored: StoredObject
@@ -52,29 +56,27 @@ class ImportResult:
 
 def incoming_files(store: ArchiveStore) -> Iterator[StoredObject]:
     """What waits in incoming/ (rejection notes excluded)."""
-    for item in store.list(INCOMING_PREFIX):
+    for item in store.list(f"{CIRCLECI_INCOMING_PREFIX}/"):
         if not item.key.endswith(REJECTED_SUFFIX):
             yield item
 
 
-def rejection_key(key: str) -> str:
-    return key + REJECTED_SUFFIX
-
-
-def _row_week(row: list[str], positions: list[int], line: int, source: str) -> date:
+def _row_week(row: list[str], positions: list[int], line: int, source: str) -> Week:
     for column, index in zip(DATE_COLUMNS, positions, strict=False):
         if index < 0:
             continue
         value = row[index].strip()
         if value and value != NULL:
             try:
-                return week_start_of(date.fromisoformat(value[:10]))
+                return Week.containing(date.fromisoformat(value[:10]))
             except ValueError:
                 raise NotAUsageExport(f"{source} line {line}: {column} {value!r} is not a date") from None
-    raise NotAUsageExport(f"{source} line {line} has no JOB_RUN_DATE (nor any other date) to place it in a week")
+    raise NotAUsageExport(
+        f"{source} line {line} has no JOB_RUN_DATE (nor any other date) to place it in a week"
+    )
 
 
-def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, date], tuple[Path, int]]:
+def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, Week], tuple[Path, int]]:
     """Write the file's rows into one CSV per (organisation, week) under `workdir`."""
     try:
         header = read_header(path, source)
@@ -85,8 +87,8 @@ def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, dat
     position = {c: i for i, c in enumerate(header)}
     dates = [position.get(c, -1) for c in DATE_COLUMNS]
     org_at = position["ORGANIZATION_ID"]
-    slices: dict[tuple[str, date], tuple[Path, int]] = {}
-    writers: dict[tuple[str, date], Any] = {}
+    slices: dict[tuple[str, Week], tuple[Path, int]] = {}
+    writers: dict[tuple[str, Week], Any] = {}
     handles = []
     try:
         with open_part(path) as fh:
@@ -96,7 +98,9 @@ def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, dat
                 if not row:
                     continue
                 if len(row) != len(header):
-                    raise NotAUsageExport(f"{source} line {line} has {len(row)} fields, its header has {len(header)}")
+                    raise NotAUsageExport(
+                        f"{source} line {line} has {len(row)} fields, its header has {len(header)}"
+                    )
                 slot = (row[org_at].strip(), _row_week(row, dates, line, source))
                 writer = writers.get(slot)
                 if writer is None:
@@ -119,7 +123,11 @@ def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, dat
 
 
 def import_export(
-    store: ArchiveStore, key: str, layout: ArchiveLayout, *, log: Callable[[str], None] = lambda m: None,
+    store: ArchiveStore,
+    key: str,
+    layout: CircleCILayout,
+    *,
+    log: Callable[[str], None] = lambda m: None,
     now: datetime | None = None,
 ) -> ImportResult:
     """Archive one incoming export as the week(s) it covers, then move it to imported/.
@@ -127,7 +135,9 @@ def import_export(
     Raises NotAUsageExport (and leaves the file where it is) when it cannot be archived."""
     name = key.rsplit("/", 1)[-1]
     if not name.lower().endswith((".csv", ".csv.gz")):
-        raise NotAUsageExport(f"{name} is neither .csv nor .csv.gz: only CircleCI usage exports are imported here")
+        raise NotAUsageExport(
+            f"{name} is neither .csv nor .csv.gz: only CircleCI usage exports are imported here"
+        )
     with tempfile.TemporaryDirectory(prefix="circleci-import-") as tmp:
         workdir = Path(tmp)
         local = workdir / "incoming"
@@ -138,13 +148,17 @@ def import_export(
         if refused:
             raise NotAUsageExport(
                 f"{name} holds usage of organisation(s) {', '.join(refused)}, which CIRCLECI_ORG_ID "
-                f"({', '.join(layout.org_ids)}) does not list")
+                f"({', '.join(layout.org_ids)}) does not list"
+            )
         if len(orgs) > 1 and not layout.per_org_folders:
             raise NotAUsageExport(
                 f"{name} holds usage of several organisations ({', '.join(orgs)}): list them in CIRCLECI_ORG_ID "
-                "so that each gets its own folder")
+                "so that each gets its own folder"
+            )
         result = ImportResult(source_key=key, moved_to="")
-        for (org_id, week), (slice_path, rows) in sorted(slices.items(), key=lambda item: (item[0][1], item[0][0])):
+        for (org_id, week), (slice_path, rows) in sorted(
+            slices.items(), key=lambda item: (item[0][1], item[0][0])
+        ):
             csv_key = layout.csv_key(org_id, week)
             sources, names = [slice_path], [f"{name} (week {week})"]
             if store.exists(csv_key):
@@ -154,26 +168,29 @@ def import_export(
             merged = workdir / f"merged-{org_id}-{week}.csv"
             merge = merge_parts(sources, merged, dedupe=True, names=names)
             stored = store.put_file(csv_key, merged, content_type="text/csv")
-            log(f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "
-                f"({merge.rows} rows, {merge.duplicates_dropped} already present)")
-            result.weeks.append(ImportedWeek(org_id=org_id, week=week, csv_key=csv_key, rows_in_file=rows,
-                                             stored=stored))
+            log(
+                f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "
+                f"({merge.rows} rows, {merge.duplicates_dropped} already present)"
+            )
+            result.weeks.append(
+                ImportedWeek(org_id=org_id, week=week, csv_key=csv_key, rows_in_file=rows, stored=stored)
+            )
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    result.moved_to = f"{IMPORTED_PREFIX}{stamp}-{name}"
+    result.moved_to = circleci_imported_key(f"{stamp}-{name}")
     copies = 1
     while store.exists(result.moved_to):  # the same name imported twice within a second: keep both
         copies += 1
-        result.moved_to = f"{IMPORTED_PREFIX}{stamp}-{copies}-{name}"
+        result.moved_to = circleci_imported_key(f"{stamp}-{copies}-{name}")
     store.copy(key, result.moved_to)
     store.delete(key)
-    if store.exists(rejection_key(key)):
-        store.delete(rejection_key(key))
+    if store.exists(rejection_note_key(key)):
+        store.delete(rejection_note_key(key))
     log(f"moved {key} to {result.moved_to}")
     return result
 
 
 def reject(store: ArchiveStore, key: str, reason: str) -> str:
     """Leave the file in place and write why it was not imported next to it."""
-    note = rejection_key(key)
+    note = rejection_note_key(key)
     store.put_bytes(note, (reason + "\n").encode(), content_type="text/plain", storage_class="STANDARD")
     return note

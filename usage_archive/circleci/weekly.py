@@ -1,9 +1,7 @@
-"""One archived week: its object keys, the persisted export job, fetching it from the Usage API, and deriving
-its hierarchical JSON. No Dagster import; the assets and the import path call these functions.
+"""One archived week: the persisted export job, fetching the week from the Usage API, and deriving its
+hierarchical JSON. No Dagster import; the assets and the import path call these functions.
 
-Weeks start Monday 00:00 UTC. Object keys follow the seed: `usage-data-<monday>-to-<next monday>.csv` (end =
-the day after the week's last day), flat under `circleci-usage-data/` for one organisation and in one folder per
-organisation when several are archived.
+Weeks are `periods.Week` (Monday 00:00 UTC); where their files go is `archive.layout.CircleCILayout`.
 """
 
 from __future__ import annotations
@@ -11,24 +9,18 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
+from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import ArchiveStore, StoredObject
-from usage_archive.circleci.api import (
-    CircleCISettingsError,
-    ExportFailed,
-    ExportJobNotFound,
-    UsageApiClient,
-    export_window,
-)
+from usage_archive.circleci.api import CircleCISettingsError, ExportFailed, ExportJobNotFound, UsageApiClient
 from usage_archive.circleci.hierarchy import HierarchyResult, write_hierarchy
 from usage_archive.circleci.merge import MergeResult, merge_parts
+from usage_archive.periods import Week
 
-PREFIX = "circleci-usage-data"
-JOBS_PREFIX = f"{PREFIX}/.export-jobs"
 _ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 Log = Callable[[str], None]
@@ -46,60 +38,17 @@ def parse_org_ids(value: str | None) -> tuple[str, ...]:
         if not item:
             continue
         if not _ORG_ID.match(item):
-            raise CircleCISettingsError(f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
-                             "(letters, digits, '-', '_' and '.' only)")
+            raise CircleCISettingsError(
+                f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
+                "(letters, digits, '-', '_' and '.' only)"
+            )
         if item not in ids:
             ids.append(item)
     return tuple(ids)
 
 
-def week_start_of(day: date) -> date:
-    """The Monday of the week holding `day`."""
-    return day - timedelta(days=day.weekday())
-
-
-def parse_week(key: str) -> date:
-    try:
-        day = date.fromisoformat(key)
-    except ValueError:
-        raise ValueError(f"week {key!r} is not a date (YYYY-MM-DD, a Monday)") from None
-    if day.weekday() != 0:
-        raise ValueError(f"week {key!r} is a {day:%A}: weeks start on Monday")
-    return day
-
-
-@dataclass(frozen=True)
-class ArchiveLayout:
-    """Where a week lands. One (or no) configured organisation: flat; several: a folder per organisation."""
-
-    org_ids: tuple[str, ...] = ()
-
-    @property
-    def per_org_folders(self) -> bool:
-        return len(self.org_ids) > 1
-
-    def folder(self, org_id: str) -> str:
-        return f"{PREFIX}/{org_id}" if self.per_org_folders else PREFIX
-
-    def stem(self, org_id: str, week: date) -> str:
-        return f"{self.folder(org_id)}/usage-data-{week:%Y-%m-%d}-to-{week + timedelta(days=7):%Y-%m-%d}"
-
-    def csv_key(self, org_id: str, week: date) -> str:
-        return f"{self.stem(org_id, week)}.csv"
-
-    def json_key(self, org_id: str, week: date) -> str:
-        return f"{self.stem(org_id, week)}-hierarchical.json"
-
-    def accepts(self, org_id: str) -> bool:
-        return not self.org_ids or org_id in self.org_ids
-
-
-def export_job_key(org_id: str, week: date) -> str:
-    return f"{JOBS_PREFIX}/{org_id}/{week:%Y-%m-%d}.json"
-
-
-def load_export_job(store: ArchiveStore, org_id: str, week: date) -> dict | None:
-    key = export_job_key(org_id, week)
+def load_export_job(store: ArchiveStore, org_id: str, week: Week) -> dict | None:
+    key = circleci_export_job_key(org_id, week)
     if not store.exists(key):
         return None
     try:
@@ -109,9 +58,13 @@ def load_export_job(store: ArchiveStore, org_id: str, week: date) -> dict | None
     return state if isinstance(state, dict) and state.get("usage_export_job_id") else None
 
 
-def save_export_job(store: ArchiveStore, org_id: str, week: date, state: dict) -> None:
-    store.put_bytes(export_job_key(org_id, week), json.dumps(state, indent=2, sort_keys=True).encode(),
-                    content_type="application/json", storage_class="STANDARD")
+def save_export_job(store: ArchiveStore, org_id: str, week: Week, state: dict) -> None:
+    store.put_bytes(
+        circleci_export_job_key(org_id, week),
+        json.dumps(state, indent=2, sort_keys=True).encode(),
+        content_type="application/json",
+        storage_class="STANDARD",
+    )
 
 
 @dataclass(frozen=True)
@@ -125,15 +78,21 @@ class WeekCsv:
 
 
 def fetch_week_csv(
-    store: ArchiveStore, client: UsageApiClient, org_id: str, week: date, layout: ArchiveLayout, *,
-    now: datetime | None = None, log: Log = _quiet,
+    store: ArchiveStore,
+    client: UsageApiClient,
+    org_id: str,
+    week: Week,
+    layout: CircleCILayout,
+    *,
+    now: datetime | None = None,
+    log: Log = _quiet,
 ) -> WeekCsv:
     """Export one week from the Usage API into the archive as one merged CSV.
 
     The export job id is stored before polling starts, so a retried or restarted run resumes the same job
     instead of spending another of the ten POSTs an hour. The state is removed once the CSV is stored; a job
     that failed or that CircleCI no longer knows is replaced by a new one."""
-    start, end = export_window(datetime.combine(week, time(), timezone.utc))
+    start, end = week.start, week.last_second  # the Usage API takes an inclusive window
     window = {"start": start.isoformat(), "end": end.isoformat()}
     state = load_export_job(store, org_id, week)
     resumed = bool(state and state.get("window") == window and state.get("state") != "failed")
@@ -151,14 +110,25 @@ def fetch_week_csv(
     if not resumed:
         created = client.create_export(org_id, start, end, now=now)
         job_id = created.job_id
-        save_export_job(store, org_id, week, {
-            "usage_export_job_id": job_id, "org_id": org_id, "week": f"{week:%Y-%m-%d}", "window": window,
-            "state": created.state, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        })
+        save_export_job(
+            store,
+            org_id,
+            week,
+            {
+                "usage_export_job_id": job_id,
+                "org_id": org_id,
+                "week": week.key,
+                "window": window,
+                "state": created.state,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
         try:
             job = client.wait_for_export(org_id, job_id)
         except ExportFailed:
-            save_export_job(store, org_id, week, {"usage_export_job_id": job_id, "window": window, "state": "failed"})
+            save_export_job(
+                store, org_id, week, {"usage_export_job_id": job_id, "window": window, "state": "failed"}
+            )
             raise
     key = layout.csv_key(org_id, week)
     with tempfile.TemporaryDirectory(prefix="circleci-week-") as tmp:
@@ -170,9 +140,11 @@ def fetch_week_csv(
             log(f"downloaded {label} ({size} bytes)")
             parts.append(path)
         merged = Path(tmp) / "merged.csv"
-        result = merge_parts(parts, merged, names=[f"export job {job_id} part {i + 1}" for i in range(len(parts))])
+        result = merge_parts(
+            parts, merged, names=[f"export job {job_id} part {i + 1}" for i in range(len(parts))]
+        )
         stored = store.put_file(key, merged, content_type="text/csv")
-    store.delete(export_job_key(org_id, week))
+    store.delete(circleci_export_job_key(org_id, week))
     log(f"stored {result.rows} rows from {len(parts)} part(s) at {store.uri(key)}")
     return WeekCsv(key=key, stored=stored, merge=result, job_id=job_id, resumed=resumed, parts=len(parts))
 
@@ -185,7 +157,11 @@ class WeekJson:
 
 
 def build_week_json(
-    store: ArchiveStore, csv_key: str, json_key: str, *, period: dict[str, str] | None = None,
+    store: ArchiveStore,
+    csv_key: str,
+    json_key: str,
+    *,
+    period: dict[str, str] | None = None,
 ) -> WeekJson:
     """Read the week's stored CSV and store its hierarchical JSON (written as a stream to a temporary file,
     then uploaded: a failure leaves no half-written object)."""
@@ -199,18 +175,10 @@ def build_week_json(
     return WeekJson(key=json_key, stored=stored, hierarchy=result)
 
 
-def week_period(week: date) -> dict[str, str]:
-    return {"start": f"{week:%Y-%m-%d}", "end": f"{week + timedelta(days=7):%Y-%m-%d}"}
-
-
-def archive_week_json(store: ArchiveStore, layout: ArchiveLayout, org_id: str, week: date) -> WeekJson:
-    return build_week_json(store, layout.csv_key(org_id, week), layout.json_key(org_id, week),
-                           period=week_period(week))
-
-
-def weeks_between(first: date, last: date) -> Sequence[date]:
-    weeks, week = [], week_start_of(first)
-    while week <= last:
-        weeks.append(week)
-        week += timedelta(days=7)
-    return weeks
+def archive_week_json(store: ArchiveStore, layout: CircleCILayout, org_id: str, week: Week) -> WeekJson:
+    return build_week_json(
+        store,
+        layout.csv_key(org_id, week),
+        layout.json_key(org_id, week),
+        period={"start": week.monday.isoformat(), "end": week.end_day.isoformat()},
+    )

@@ -1,17 +1,18 @@
-"""The month manifest: the seed's fields (archive_version, created_at, period, files[table, records, s3_key],
-schema_version, retention_years, compliance) plus per-file sha256, bytes, columns and codec, and the snapshot."""
+"""The month manifest: the version 1.0 fields (archive_version, created_at, period, files[table, records, s3_key],
+schema_version, retention_years, compliance) plus per-file sha256, bytes, columns and codec, and the snapshot.
+docs/billing.md describes every field."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from usage_archive.export.snapshot import SnapshotInfo
+from usage_archive.periods import Month
 
-MANIFEST_NAME = "manifest.json"
-ARCHIVE_VERSION = "2.0"  # 1.0 was the seed script's; 2.0 adds sha256, bytes, columns, codec and snapshot
+ARCHIVE_VERSION = "2.0"  # 1.0 had no checksums; 2.0 adds sha256, bytes, columns, codec and snapshot
 RETENTION_YEARS = 10
 COMPLIANCE = ["EU_AI_Act", "Financial_Audit"]
 REQUIRED_FILE_FIELDS = ("table", "records", "s3_key", "sha256", "bytes")
@@ -22,8 +23,14 @@ class ManifestError(ValueError):
 
 
 def build_manifest(
-    *, period: date, snapshot: SnapshotInfo, files: list[dict[str, Any]], codec: str, schema_version: str,
-    run_id: str | None = None, created_at: datetime | None = None,
+    *,
+    period: Month,
+    snapshot: SnapshotInfo,
+    files: list[dict[str, Any]],
+    codec: str,
+    schema_version: str,
+    run_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
     created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {
@@ -39,8 +46,11 @@ def build_manifest(
             **snapshot.as_dict(),
             "method": "all files read in one REPEATABLE READ READ ONLY transaction",
         },
-        "totals": {"files": len(files), "records": sum(f["records"] for f in files),
-                   "bytes": sum(f["bytes"] for f in files)},
+        "totals": {
+            "files": len(files),
+            "records": sum(f["records"] for f in files),
+            "bytes": sum(f["bytes"] for f in files),
+        },
         "generator": {"name": "usage_archive", "dagster_run_id": run_id},
     }
 
@@ -48,8 +58,11 @@ def build_manifest(
 def format_manifest(manifest: dict[str, Any]) -> str:
     """Indented JSON with one line per column, for people and for the stored object alike."""
     text = json.dumps(manifest, indent=2, ensure_ascii=False)
-    return re.sub(r'\{\s+"name": ("[^"]*"),\s+"type": ("[^"]*"),\s+"nullable": (true|false)\s+\}',
-                  r'{"name": \1, "type": \2, "nullable": \3}', text)
+    return re.sub(
+        r'\{\s+"name": ("[^"]*"),\s+"type": ("[^"]*"),\s+"nullable": (true|false)\s+\}',
+        r'{"name": \1, "type": \2, "nullable": \3}',
+        text,
+    )
 
 
 def parse_manifest(data: bytes | str) -> dict[str, Any]:
@@ -62,7 +75,9 @@ def parse_manifest(data: bytes | str) -> dict[str, Any]:
     for index, entry in enumerate(manifest["files"]):
         missing = [f for f in REQUIRED_FILE_FIELDS if f not in entry]
         if missing:
-            raise ManifestError(f"manifest file #{index} ({entry.get('table', '?')}) lacks {', '.join(missing)}")
+            raise ManifestError(
+                f"manifest file #{index} ({entry.get('table', '?')}) lacks {', '.join(missing)}"
+            )
     return manifest
 
 

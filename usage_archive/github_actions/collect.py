@@ -1,7 +1,8 @@
 """Collect one week, repository by repository, resumably.
 
-Each finished repository is saved under `github-actions-usage/.progress/<Monday>/done/<owner>/<name>.parquet`, and a
-repository part-way through its runs every few hundred runs under `…/partial/…`; a retried run loads those instead
+Each finished repository is saved in the week's progress folder (`.progress/<Monday>/done/<owner>/<name>.parquet`,
+archive/layout.py), and a repository part-way through its runs every few hundred runs under `…/partial/…`; a
+retried run loads those instead
 of asking GitHub again, so a run stopped by a rate limit or a crash resumes where it stopped. The progress
 objects are deleted only after the week's file is stored.
 
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from usage_archive.archive.layout import github_progress_folder, github_progress_key, github_workflow_runs_key
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.github_actions.archive_file import (
     RepositoryData,
@@ -30,12 +32,12 @@ from usage_archive.github_actions.archive_file import (
 )
 from usage_archive.github_actions.config import RepositoriesConfig
 from usage_archive.github_actions.rows import job_row
-from usage_archive.github_actions.week import archive_key, progress_key, progress_prefix, week_bounds
 from usage_archive.github_actions.windows import Window
+from usage_archive.periods import Week
 
 
 class ActionsClient(Protocol):
-    """What collect needs from the GitHub client (usage_archive.resources.github.GitHubClient)."""
+    """What collect needs from the GitHub client (usage_archive.github_actions.client.GitHubClient)."""
 
     def list_org_repositories(self, organization: str) -> list[str]: ...
     def list_workflows(self, repository: str) -> list[dict[str, Any]]: ...
@@ -45,7 +47,7 @@ class ActionsClient(Protocol):
 
 @dataclass
 class WeekCollection:
-    partition_key: str
+    partition_key: str  # the week's Monday, YYYY-MM-DD
     table: pa.Table  # with the run list in its metadata (archive_file.week_table)
     fetched: list[str] = field(default_factory=list)  # repositories asked from GitHub in this run
     resumed: list[str] = field(default_factory=list)  # repositories loaded from an earlier attempt's progress
@@ -64,27 +66,40 @@ def resolve_repositories(client: ActionsClient, config: RepositoriesConfig) -> l
 
 
 def collect_repository(
-    client: ActionsClient, repository: str, team: str | None, window: Window, *,
-    partial: RepositoryData | None = None, checkpoint: Callable[[RepositoryData], None] | None = None,
+    client: ActionsClient,
+    repository: str,
+    team: str | None,
+    window: Window,
+    *,
+    partial: RepositoryData | None = None,
+    checkpoint: Callable[[RepositoryData], None] | None = None,
     checkpoint_every: int = 200,
 ) -> RepositoryData:
     """The repository's workflows, its runs created in the window and every job attempt of each run.
 
     `partial` holds runs an earlier attempt already fetched (their jobs are not asked again); `checkpoint` is
     called with everything so far after every `checkpoint_every` runs."""
-    workflows = sorted((WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
-                        for w in client.list_workflows(repository)), key=lambda w: w.workflow_id)
+    workflows = sorted(
+        (
+            WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
+            for w in client.list_workflows(repository)
+        ),
+        key=lambda w: w.workflow_id,
+    )
     done = {r.run_id for r in partial.runs} if partial else set()
     tables = [partial.table] if partial else []
     runs: list[RunRecord] = list(partial.runs) if partial else []
     rows: list[dict[str, Any]] = []
-    pending = [r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done]
+    pending = [
+        r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done
+    ]
 
     def so_far() -> RepositoryData:
         tables.append(rows_table(rows))  # rows become Arrow once; the list starts again
         rows.clear()
-        return RepositoryData(repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id),
-                              workflows)
+        return RepositoryData(
+            repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id), workflows
+        )
 
     for count, run in enumerate(pending, start=1):
         jobs, total = client.list_jobs(repository, run["id"])
@@ -101,22 +116,28 @@ def _with_team(data: RepositoryData, team: str | None) -> RepositoryData:
         return data
     index = data.table.schema.get_field_index("team")
     column = pa.array([team] * data.table.num_rows, pa.string())
-    return RepositoryData(data.repository, team, data.table.set_column(index, "team", column), data.runs,
-                          data.workflows)
+    return RepositoryData(
+        data.repository, team, data.table.set_column(index, "team", column), data.runs, data.workflows
+    )
 
 
 def collect_week(
-    client: ActionsClient, store: ArchiveStore, config: RepositoriesConfig, partition_key: str,
-    log: Callable[[str], None] = lambda _message: None, checkpoint_every: int = 200,
+    client: ActionsClient,
+    store: ArchiveStore,
+    config: RepositoriesConfig,
+    week: str | Week,
+    log: Callable[[str], None] = lambda _message: None,
+    checkpoint_every: int = 200,
 ) -> WeekCollection:
     """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub."""
-    start, end = week_bounds(partition_key)
-    window = Window.half_open(start, end)
+    week = Week.parse(week)
+    partition_key = week.key
+    window = Window.half_open(*week.bounds)
     collection = WeekCollection(partition_key, pa.table({}))
     repositories: list[RepositoryData] = []
     for repository, team in resolve_repositories(client, config):
-        key = progress_key(partition_key, repository)
-        partial_key = progress_key(partition_key, repository, partial=True)
+        key = github_progress_key(week, repository)
+        partial_key = github_progress_key(week, repository, partial=True)
         if store.exists(key):
             data = _with_team(repository_data_from_file(store.get_bytes(key)), team)
             collection.resumed.append(repository)
@@ -130,8 +151,15 @@ def collect_week(
             def checkpoint(data: RepositoryData, partial_key: str = partial_key) -> None:
                 store.put_bytes(partial_key, parquet_bytes(repository_table(data, partition_key)))
 
-            data = collect_repository(client, repository, team, window, partial=partial, checkpoint=checkpoint,
-                                      checkpoint_every=checkpoint_every)
+            data = collect_repository(
+                client,
+                repository,
+                team,
+                window,
+                partial=partial,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+            )
             store.put_bytes(key, parquet_bytes(repository_table(data, partition_key)))
             store.delete(partial_key)
             collection.fetched.append(repository)
@@ -143,7 +171,8 @@ def collect_week(
 
 def store_week(store: ArchiveStore, collection: WeekCollection) -> StoredObject:
     """Store the week's Parquet file, then drop the progress that led to it."""
-    stored = store.put_bytes(archive_key(collection.partition_key), parquet_bytes(collection.table))
-    for item in list(store.list(progress_prefix(collection.partition_key))):
+    week = Week.parse(collection.partition_key)
+    stored = store.put_bytes(github_workflow_runs_key(week), parquet_bytes(collection.table))
+    for item in list(store.list(github_progress_folder(week))):
         store.delete(item.key)
     return stored

@@ -8,24 +8,23 @@ not list, and folders without a manifest, are mismatches: the archive must be pr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
-from usage_archive.export.manifest import MANIFEST_NAME, ManifestError
-from usage_archive.export.month import (
+from usage_archive.archive.layout import (
     BILLING_PREFIX,
-    manifest_key,
-    parse_period,
-    period_folder,
-    read_manifest,
+    MANIFEST_NAME,
+    billing_folder,
+    billing_manifest_key,
+    billing_month_of,
 )
+from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
+from usage_archive.export.manifest import ManifestError
+from usage_archive.export.month import read_manifest
 from usage_archive.export.verify import FileVerification, entry_key, verify_file
-
-MONTH_FOLDER = re.compile(rf"^{BILLING_PREFIX}/(\d{{4}})/(\d{{2}})/")
+from usage_archive.periods import Month
 
 
 @dataclass
@@ -63,21 +62,28 @@ class PeriodVerification:
 
     def summary_row(self) -> dict[str, Any]:
         return {
-            "period": self.period, "files": len(self.files),
+            "period": self.period,
+            "files": len(self.files),
             "records": sum(f.expected_records for f in self.files),
             "bytes": sum(f.stored_bytes or 0 for f in self.files),
             "verified": sum(1 for f in self.files if f.ok and not f.needs_restore),
-            "glacier": len(self.archived), "problems": len(self.problems), "status": self.status,
+            "glacier": len(self.archived),
+            "problems": len(self.problems),
+            "status": self.status,
         }
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.summary_row(), "problem_list": self.problems, "files_detail": [f.as_dict() for f in self.files]}
+        return {
+            **self.summary_row(),
+            "problem_list": self.problems,
+            "files_detail": [f.as_dict() for f in self.files],
+        }
 
 
-def verify_period(store: ArchiveStore, period: str | date) -> PeriodVerification:
-    month = parse_period(period)
-    result = PeriodVerification(period=f"{month:%Y-%m}")
-    m_key = manifest_key(month)
+def verify_period(store: ArchiveStore, period: str | date | Month) -> PeriodVerification:
+    month = Month.parse(period)
+    result = PeriodVerification(period=str(month))
+    m_key = billing_manifest_key(month)
     try:
         head = store.head(m_key)
         if head is None:
@@ -95,20 +101,19 @@ def verify_period(store: ArchiveStore, period: str | date) -> PeriodVerification
     for entry in manifest["files"]:
         listed.add(entry_key(entry))
         result.files.append(verify_file(store, entry))
-    folder = period_folder(month) + "/"
-    result.unlisted = sorted(o.key for o in store.list(folder)
-                             if o.key not in listed and o.key != m_key and not o.key.endswith(f"/{MANIFEST_NAME}"))
+    folder = billing_folder(month) + "/"
+    result.unlisted = sorted(
+        o.key
+        for o in store.list(folder)
+        if o.key not in listed and o.key != m_key and not o.key.endswith(f"/{MANIFEST_NAME}")
+    )
     return result
 
 
 def archived_periods(store: ArchiveStore) -> list[str]:
-    """Every YYYY-MM that has at least one object under billing-archive/, oldest first."""
-    months = set()
-    for obj in store.list(BILLING_PREFIX + "/"):
-        match = MONTH_FOLDER.match(obj.key)
-        if match:
-            months.add(f"{match.group(1)}-{match.group(2)}")
-    return sorted(months)
+    """Every YYYY-MM that has at least one object in the billing archive, oldest first."""
+    months = {billing_month_of(obj.key) for obj in store.list(BILLING_PREFIX + "/")}
+    return [str(m) for m in sorted(m for m in months if m is not None)]
 
 
 def verify_all(store: ArchiveStore, periods: Iterable[str] | None = None) -> list[PeriodVerification]:
@@ -122,12 +127,18 @@ def summary_table(results: list[PeriodVerification]) -> str:
     """A plain-text table, one line per month, and a total line."""
     rows = [[str(r.summary_row()[c]) for c in SUMMARY_COLUMNS] for r in results]
     bad = sum(1 for r in results if not r.ok)
-    rows.append(["total", str(sum(len(r.files) for r in results)),
-                 str(sum(r.summary_row()["records"] for r in results)),
-                 str(sum(r.summary_row()["bytes"] for r in results)),
-                 str(sum(r.summary_row()["verified"] for r in results)),
-                 str(sum(len(r.archived) for r in results)), str(sum(len(r.problems) for r in results)),
-                 f"{len(results) - bad} ok, {bad} failing"])
+    rows.append(
+        [
+            "total",
+            str(sum(len(r.files) for r in results)),
+            str(sum(r.summary_row()["records"] for r in results)),
+            str(sum(r.summary_row()["bytes"] for r in results)),
+            str(sum(r.summary_row()["verified"] for r in results)),
+            str(sum(len(r.archived) for r in results)),
+            str(sum(len(r.problems) for r in results)),
+            f"{len(results) - bad} ok, {bad} failing",
+        ]
+    )
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(SUMMARY_COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(SUMMARY_COLUMNS, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from usage_archive.archive.layout import RESTORE_RECORDS_PREFIX, billing_folder, restore_record_key
 from usage_archive.archive.store import ARCHIVED_CLASSES, ArchiveStore, ArchiveStoreError, StoredObject
-from usage_archive.export.month import parse_period, period_folder
+from usage_archive.periods import Month
 
-RESTORE_RECORDS_PREFIX = ".restores"
 TIERS = ("Standard", "Bulk", "Expedited")
 DEFAULT_TIER = "Standard"
-DEFAULT_DAYS = 7  # how long the restored copy stays readable; the seed's restore command used 7
+DEFAULT_DAYS = 7  # how long the restored copy stays readable (billed per day): a week to fetch it
 # Object states, from the storage class and the x-amz-restore header.
 NOT_NEEDED, ARCHIVED, IN_PROGRESS, RESTORED = "not-needed", "archived", "in-progress", "restored"
 READABLE = (NOT_NEEDED, RESTORED)
@@ -38,8 +38,12 @@ class ObjectState:
     restore_header: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "storage_class": self.storage_class, "state": self.state,
-                "restore": self.restore_header}
+        return {
+            "key": self.key,
+            "storage_class": self.storage_class,
+            "state": self.state,
+            "restore": self.restore_header,
+        }
 
 
 def object_state(obj: StoredObject) -> str:
@@ -54,14 +58,12 @@ def object_state(obj: StoredObject) -> str:
     return ARCHIVED
 
 
-def record_key(period: date) -> str:
-    return f"{RESTORE_RECORDS_PREFIX}/{period_folder(period).replace('/', '-')}.json"
-
-
 def _s3(store: ArchiveStore) -> tuple[Any, str]:
     client, bucket = getattr(store, "client", None), getattr(store, "bucket", None)
     if client is None or bucket is None:
-        raise RestoreError(f"{store.uri()} is a local archive: its files are always readable, nothing to restore")
+        raise RestoreError(
+            f"{store.uri()} is a local archive: its files are always readable, nothing to restore"
+        )
     return client, bucket
 
 
@@ -69,12 +71,14 @@ def validate_request(tier: str, days: int) -> None:
     if tier not in TIERS:
         raise RestoreError(f"unknown restore tier {tier!r}: choose Standard (≤12 h) or Bulk (≤48 h)")
     if not 1 <= days <= 30:
-        raise RestoreError(f"--days {days}: keep the restored copy between 1 and 30 days (it is billed per day)")
+        raise RestoreError(
+            f"--days {days}: keep the restored copy between 1 and 30 days (it is billed per day)"
+        )
 
 
-def month_states(store: ArchiveStore, period: date) -> list[ObjectState]:
+def month_states(store: ArchiveStore, month: Month) -> list[ObjectState]:
     """Every object of the month (manifest included) with its restore state, from a HEAD each."""
-    listed = list(store.list(period_folder(period) + "/"))
+    listed = list(store.list(billing_folder(month) + "/"))
     states = []
     for item in listed:
         head = store.head(item.key)
@@ -85,12 +89,16 @@ def month_states(store: ArchiveStore, period: date) -> list[ObjectState]:
 
 
 def request_restores(
-    store: ArchiveStore, period: str | date, *, tier: str = DEFAULT_TIER, days: int = DEFAULT_DAYS,
+    store: ArchiveStore,
+    period: str | date | Month,
+    *,
+    tier: str = DEFAULT_TIER,
+    days: int = DEFAULT_DAYS,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Request a restore of every archived object of the month and record the request. Checks everything
     before the first request, so a refused tier requests nothing."""
-    month = parse_period(period)
+    month = Month.parse(period)
     validate_request(tier, days)
     client, bucket = _s3(store)
     states = month_states(store, month)
@@ -98,8 +106,10 @@ def request_restores(
         raise RestoreError(f"nothing is archived for {month:%Y-%m} in {store.uri()}")
     deep = [s.key for s in states if s.state == ARCHIVED and s.storage_class == "DEEP_ARCHIVE"]
     if tier == "Expedited" and deep:
-        raise RestoreError(f"Expedited restores are not available for DEEP_ARCHIVE ({len(deep)} objects of "
-                           f"{month:%Y-%m}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)")
+        raise RestoreError(
+            f"Expedited restores are not available for DEEP_ARCHIVE ({len(deep)} objects of "
+            f"{month:%Y-%m}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)"
+        )
     from botocore.exceptions import ClientError
 
     requested = []
@@ -107,12 +117,17 @@ def request_restores(
         if state.state != ARCHIVED:
             continue
         try:
-            client.restore_object(Bucket=bucket, Key=store.object_key(state.key),
-                                  RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
+            client.restore_object(
+                Bucket=bucket,
+                Key=store.object_key(state.key),
+                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code != "RestoreAlreadyInProgress":
-                raise ArchiveStoreError(f"S3 restore request failed for {store.uri(state.key)}: {code}") from None
+                raise ArchiveStoreError(
+                    f"S3 restore request failed for {store.uri(state.key)}: {code}"
+                ) from None
         requested.append(state.key)
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     record = {
@@ -122,18 +137,18 @@ def request_restores(
         "tier": tier,
         "days": days,
         "requested": requested,
-        "objects": [
-            {**s.as_dict(), "state": IN_PROGRESS if s.key in requested else s.state} for s in states
-        ],
+        "objects": [{**s.as_dict(), "state": IN_PROGRESS if s.key in requested else s.state} for s in states],
         "status": "complete" if not requested and all(s.state in READABLE for s in states) else "pending",
         "completed_at": None,
     }
-    store.put_bytes(record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json")
+    store.put_bytes(
+        restore_record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json"
+    )
     return record
 
 
-def read_record(store: ArchiveStore, period: str | date) -> dict[str, Any] | None:
-    key = record_key(parse_period(period))
+def read_record(store: ArchiveStore, period: str | date | Month) -> dict[str, Any] | None:
+    key = restore_record_key(Month.parse(period))
     if not store.exists(key):
         return None
     return json.loads(store.get_bytes(key))
@@ -150,12 +165,16 @@ def pending_records(store: ArchiveStore) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["period"])
 
 
-def poll_restores(store: ArchiveStore, period: str | date, *, now: datetime | None = None) -> dict[str, Any]:
+def poll_restores(
+    store: ArchiveStore, period: str | date | Month, *, now: datetime | None = None
+) -> dict[str, Any]:
     """Re-read each object's restore state; mark the record complete (and store it) once all are readable."""
-    month = parse_period(period)
+    month = Month.parse(period)
     record = read_record(store, month)
     if record is None:
-        raise RestoreError(f"no restore was requested for {month:%Y-%m} (usage-archive restore --period {month:%Y-%m})")
+        raise RestoreError(
+            f"no restore was requested for {month:%Y-%m} (usage-archive restore --period {month:%Y-%m})"
+        )
     states = {s.key: s for s in month_states(store, month)}
     objects = []
     for entry in record["objects"]:
@@ -166,10 +185,13 @@ def poll_restores(store: ArchiveStore, period: str | date, *, now: datetime | No
     record["objects"] = objects
     if done and record["status"] != "complete":
         record["status"] = "complete"
-        record["completed_at"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat().replace(
-            "+00:00", "Z")
+        record["completed_at"] = (
+            (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        )
     if changed:
-        store.put_bytes(record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json")
+        store.put_bytes(
+            restore_record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json"
+        )
     return record
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import dagster as dg
 from pydantic import Field
 
@@ -13,7 +11,7 @@ from usage_archive.export.snapshot import BillingDatabaseNotConfigured
 class BillingDatabaseResource(dg.ConfigurableResource):
     """BILLING_DATABASE_URL (postgresql://…). Every read runs in a REPEATABLE READ READ ONLY transaction."""
 
-    url: Optional[str] = Field(default=None, description="BILLING_DATABASE_URL; a secret, never logged")  # noqa: UP045
+    url: str | None = Field(default=None, description="BILLING_DATABASE_URL; a secret, never logged")
 
     def get_url(self) -> str:
         if not self.url:

@@ -36,7 +36,8 @@ def test_put_get_head_list_copy_delete(store, tmp_path) -> None:
     assert [o.key for o in store.list("a/")] == ["a/b/one.json", "a/c/two.json"]
     assert [o.key for o in store.list("a/c/")] == ["a/c/two.json"]
     store.delete("a/b/one.json")
-    assert not store.exists("a/b/one.json") and store.exists("a/c/two.json")
+    assert not store.exists("a/b/one.json")
+    assert store.exists("a/c/two.json")
     with pytest.raises(ObjectNotFound, match="missing.json"):
         store.get_bytes("a/missing.json")
     target = tmp_path / "downloaded"
@@ -49,7 +50,8 @@ def test_large_files_go_up_in_parts_and_keep_their_digest(store, tmp_path) -> No
     big.write_bytes(os.urandom(12 * 1024 * 1024))
     digest = hashlib.sha256(big.read_bytes()).hexdigest()
     stored = store.put_file("big/file.bin", big)
-    assert stored.sha256 == digest and stored.bytes == 12 * 1024 * 1024
+    assert stored.sha256 == digest
+    assert stored.bytes == 12 * 1024 * 1024
     back = tmp_path / "back.bin"
     store.download("big/file.bin", back)
     assert hashlib.sha256(back.read_bytes()).hexdigest() == digest
@@ -73,12 +75,15 @@ def test_missing_bucket_is_a_clear_error(moto_endpoint: str) -> None:
         store.put_bytes("x.json", b"{}")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("s3://bucket", ("s3", "bucket", "")),
-    ("s3://bucket/some/prefix/", ("s3", "bucket", "some/prefix")),
-    ("/var/archive", ("file", "/var/archive", "")),
-    ("file:///var/archive", ("file", "/var/archive", "")),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket", ("s3", "bucket", "")),
+        ("s3://bucket/some/prefix/", ("s3", "bucket", "some/prefix")),
+        ("/var/archive", ("file", "/var/archive", "")),
+        ("file:///var/archive", ("file", "/var/archive", "")),
+    ],
+)
 def test_archive_url_parsing(url: str, expected: tuple[str, str, str]) -> None:
     assert parse_archive_url(url) == expected
 
@@ -97,9 +102,16 @@ def test_resource_honours_aws_endpoint_url(moto_endpoint: str, s3_bucket: str, m
     assert head["StorageClass"] == "STANDARD_IA"
 
 
-def test_copy_works_in_a_bucket_with_default_object_lock_retention(moto_endpoint: str, s3_client, s3_bucket) -> None:
-    s3_client.put_object_lock_configuration(Bucket=s3_bucket, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+def test_copy_works_in_a_bucket_with_default_object_lock_retention(
+    moto_endpoint: str, s3_client, s3_bucket
+) -> None:
+    s3_client.put_object_lock_configuration(
+        Bucket=s3_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
     store = S3ArchiveStore(boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1"), s3_bucket)
     store.put_bytes("incoming/export.csv", b"a,b\n1,2\n")
     copied = store.copy("incoming/export.csv", "archived/export.csv")

@@ -11,13 +11,15 @@ import boto3
 import psycopg2
 import pytest
 
+from usage_archive.archive.layout import billing_manifest_key
 from usage_archive.archive.store import ArchiveStoreError, LocalArchiveStore, S3ArchiveStore
 from usage_archive.defs.billing.tables import BILLING_TABLES
 from usage_archive.demo.billing_db import load_billing_rows, load_billing_schema
 from usage_archive.export.catalog import TableMissingError
-from usage_archive.export.month import PeriodError, TableExport, archive_month, manifest_key, parse_period
+from usage_archive.export.month import PeriodError, TableExport, archive_month
 from usage_archive.export.snapshot import BillingDatabaseError
 from usage_archive.export.verify import verify_file
+from usage_archive.periods import Month
 
 SPECS = [s.export for s in BILLING_TABLES]
 PERIOD = "2026-09"
@@ -36,13 +38,17 @@ def s3_store(moto_endpoint: str, s3_bucket: str) -> S3ArchiveStore:
     return S3ArchiveStore(client, s3_bucket, "archive/root")
 
 
-def test_month_to_s3_with_manifest_last(billing_db: str, s3_store: S3ArchiveStore, s3_client, s3_bucket) -> None:
+def test_month_to_s3_with_manifest_last(
+    billing_db: str, s3_store: S3ArchiveStore, s3_client, s3_bucket
+) -> None:
     month = archive_month(s3_store, billing_db, SPECS, PERIOD)
     manifest = month.manifest
     assert [f["table"] for f in manifest["files"]] == [s.archive_name for s in SPECS]
-    assert manifest["period"] == PERIOD and manifest["retention_years"] == 10
+    assert manifest["period"] == PERIOD
+    assert manifest["retention_years"] == 10
     assert manifest["compliance"] == ["EU_AI_Act", "Financial_Audit"]
-    assert manifest["snapshot"]["isolation"] == "repeatable read" and manifest["snapshot"]["read_only"]
+    assert manifest["snapshot"]["isolation"] == "repeatable read"
+    assert manifest["snapshot"]["read_only"]
     for entry in manifest["files"]:
         assert entry["s3_key"].startswith("archive/root/billing-archive/2026/09/")
         head = s3_client.head_object(Bucket=s3_bucket, Key=entry["s3_key"], ChecksumMode="ENABLED")
@@ -50,18 +56,24 @@ def test_month_to_s3_with_manifest_last(billing_db: str, s3_store: S3ArchiveStor
         assert head["ServerSideEncryption"] == "AES256"
         assert head["StorageClass"] == "INTELLIGENT_TIERING"
         assert head["Metadata"]["sha256"] == entry["sha256"]
-        attributes = s3_client.get_object_attributes(Bucket=s3_bucket, Key=entry["s3_key"],
-                                                     ObjectAttributes=["Checksum"])
+        attributes = s3_client.get_object_attributes(
+            Bucket=s3_bucket, Key=entry["s3_key"], ObjectAttributes=["Checksum"]
+        )
         assert base64.b64decode(attributes["Checksum"]["ChecksumSHA256"]).hex() == entry["sha256"]
         assert verify_file(s3_store, entry).ok
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM credit_checks WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'")
+        cur.execute(
+            "SELECT count(*) FROM credit_checks WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'"
+        )
         assert manifest["files"][5]["records"] == cur.fetchone()[0] == 800
     # the manifest is the newest object of the month: written after every file it lists
-    objects = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="archive/root/billing-archive/2026/09/")["Contents"]
+    objects = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="archive/root/billing-archive/2026/09/")[
+        "Contents"
+    ]
     newest = max(objects, key=lambda o: o["LastModified"])
     assert newest["Key"].endswith("manifest.json") or newest["LastModified"] == max(
-        o["LastModified"] for o in objects if o["Key"].endswith("manifest.json"))
+        o["LastModified"] for o in objects if o["Key"].endswith("manifest.json")
+    )
 
 
 def test_rerun_is_idempotent_and_codec_change_replaces_files(billing_db: str, tmp_path) -> None:
@@ -73,7 +85,8 @@ def test_rerun_is_idempotent_and_codec_change_replaces_files(billing_db: str, tm
     assert len(keys) == len(SPECS) + 1
     gzip = archive_month(store, billing_db, SPECS, PERIOD, codec="gzip")
     keys = sorted(o.key for o in store.list())
-    assert len(keys) == len(SPECS) + 1 and all(k.endswith((".parquet.gz", "manifest.json")) for k in keys)
+    assert len(keys) == len(SPECS) + 1
+    assert all(k.endswith((".parquet.gz", "manifest.json")) for k in keys)
     assert sorted(gzip.removed_keys) == sorted(f.key for f in first.files)
 
 
@@ -106,20 +119,35 @@ def test_future_or_unfinished_month_is_refused(billing_db: str, tmp_path, period
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-09-15", "last month", ""])
-def test_malformed_period_is_named(bad: str) -> None:
-    with pytest.raises(PeriodError):
-        parse_period(bad)
+def test_malformed_period_is_named_and_nothing_is_read(bad: str, tmp_path) -> None:
+    store = LocalArchiveStore(tmp_path)
+    with pytest.raises(PeriodError, match=f"month '{bad}'"):
+        archive_month(store, "postgresql://nobody@127.0.0.1:9/none", SPECS, bad)
+    assert list(store.list()) == []
 
 
 def _deny(s3_client, bucket: str, key_pattern: str) -> None:
-    s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-                       "Resource": f"arn:aws:s3:::{bucket}/{key_pattern}"}],
-    }))
+    s3_client.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/{key_pattern}",
+                    }
+                ],
+            }
+        ),
+    )
 
 
-def test_s3_access_denied_is_clear_and_stores_nothing(billing_db: str, s3_store, s3_client, s3_bucket) -> None:
+def test_s3_access_denied_is_clear_and_stores_nothing(
+    billing_db: str, s3_store, s3_client, s3_bucket
+) -> None:
     _deny(s3_client, s3_bucket, "*")
     with pytest.raises(ArchiveStoreError, match="AccessDenied") as raised:
         archive_month(s3_store, billing_db, SPECS, PERIOD)
@@ -127,23 +155,34 @@ def test_s3_access_denied_is_clear_and_stores_nothing(billing_db: str, s3_store,
     assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
 
 
+def credits_records(manifest: dict) -> int:
+    return next(f["records"] for f in manifest["files"] if f["table"] == "credits")
+
+
 def test_failure_half_way_leaves_no_stale_manifest(billing_db: str, s3_store, s3_client, s3_bucket) -> None:
-    archive_month(s3_store, billing_db, SPECS, PERIOD)
+    first = archive_month(s3_store, billing_db, SPECS, PERIOD)
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:  # a late row changes the month
-        cur.execute("INSERT INTO credits (account_id, amount, source, created_at) "
-                    "SELECT id, 1, 'grant', '2026-09-30 12:00Z' FROM accounts LIMIT 1")
+        cur.execute(
+            "INSERT INTO credits (account_id, amount, source, created_at) "
+            "SELECT id, 1, 'grant', '2026-09-30 12:00Z' FROM accounts LIMIT 1"
+        )
     # the upload of the fourth file is refused: the run stops half-way
     _deny(s3_client, s3_bucket, "archive/root/billing-archive/2026/09/llm_usage_logs-*")
     with pytest.raises(ArchiveStoreError):
         archive_month(s3_store, billing_db, SPECS, PERIOD)
-    assert not s3_store.exists(manifest_key(parse_period(PERIOD)))  # incomplete month reads as incomplete
+    assert not s3_store.exists(
+        billing_manifest_key(Month.parse(PERIOD))
+    )  # incomplete month reads as incomplete
     s3_client.delete_bucket_policy(Bucket=s3_bucket)
     retried = archive_month(s3_store, billing_db, SPECS, PERIOD)  # the retry completes the month
-    assert retried.manifest["files"][0]["records"] == 1 + archived_credits(billing_db) - 1
+    assert credits_records(retried.manifest) == credits_records(first.manifest) + 1  # the late row
+    assert credits_records(retried.manifest) == archived_credits(billing_db)
     assert all(verify_file(s3_store, entry).ok for entry in retried.manifest["files"])
 
 
 def archived_credits(url: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM credits WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'")
+        cur.execute(
+            "SELECT count(*) FROM credits WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'"
+        )
         return cur.fetchone()[0]

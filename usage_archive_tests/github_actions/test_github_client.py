@@ -7,20 +7,21 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from usage_archive.github_actions.week import week_bounds
-from usage_archive.github_actions.windows import Window
-from usage_archive.resources.github import (
+from usage_archive.github_actions.client import (
     GitHubAuthError,
     GitHubClient,
+    GitHubError,
     GitHubNotFound,
     GitHubPermissionError,
     GitHubRateLimitError,
 )
+from usage_archive.github_actions.windows import Window
+from usage_archive.periods import Week
 from usage_archive_tests.fakes.github_api import FakeClock, FakeGitHub, make_job, make_run
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
-WEEK = Window.half_open(*week_bounds("2026-01-05"))
+WEEK = Window.half_open(*Week.parse("2026-01-05").bounds)
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def test_jobs_of_every_attempt_over_link_pages(github: FakeGitHub) -> None:
     jobs = [make_job(1000 + i, run, attempt=1 + i % 2) for i in range(250)]
     github.repository("octo/api").add_run(run, jobs)
     listed, total = client_for(github).list_jobs("octo/api", 1)
-    assert total == 250 and sorted(j["id"] for j in listed) == [j["id"] for j in jobs]
+    assert total == 250
+    assert sorted(j["id"] for j in listed) == [j["id"] for j in jobs]
     requests = [q for p, q in github.requests if p.endswith("/jobs")]
     assert [q.get("page", "1") for q in requests] == ["1", "2", "3"]
     assert all(q["filter"] == "all" for q in requests)
@@ -75,7 +77,8 @@ def test_rate_limit_exhaustion_waits_for_the_reset_and_continues(github: FakeGit
 
     listed, total = client_for(github).list_jobs("octo/api", 1)
 
-    assert total == 500 and len(listed) == 500
+    assert total == 500
+    assert len(listed) == 500
     assert github.clock.now - start >= 240  # five pages at two per window: waited for two resets
     assert all(s <= 121 for s in github.clock.sleeps)
     refused = [p for p, _ in github.requests].count("/repos/octo/api/actions/runs/1/jobs") - 5
@@ -87,7 +90,8 @@ def test_a_403_rate_limit_response_waits_for_its_reset(github: FakeGitHub) -> No
     github.set_rate_limit(limit=1, window_seconds=300)
     github.remaining = 0  # used up by someone else: the first answer is a 403
     assert client_for(github).list_workflows("octo/api")[0]["id"] == 1
-    assert len(github.requests) == 2 and github.clock.sleeps == [pytest.approx(301, abs=1)]
+    assert len(github.requests) == 2
+    assert github.clock.sleeps == [pytest.approx(301, abs=1)]
 
 
 def test_a_reset_past_the_max_wait_is_a_clear_error(github: FakeGitHub) -> None:
@@ -101,10 +105,13 @@ def test_a_reset_past_the_max_wait_is_a_clear_error(github: FakeGitHub) -> None:
     assert github.clock.sleeps == []
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected_sleeps"), [
-    (429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])])
-def test_secondary_limits_back_off(github: FakeGitHub, status: int, retry_after: int | None,
-                                   expected_sleeps: list[float]) -> None:
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected_sleeps"),
+    [(429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])],
+)
+def test_secondary_limits_back_off(
+    github: FakeGitHub, status: int, retry_after: int | None, expected_sleeps: list[float]
+) -> None:
     github.repository("octo/api")
     github.secondary = [(status, retry_after)] * len(expected_sleeps)
     assert client_for(github).list_workflows("octo/api") == []
@@ -122,7 +129,8 @@ def test_401_says_the_token_is_invalid_without_showing_it(github: FakeGitHub) ->
     with pytest.raises(GitHubAuthError) as excinfo:
         GitHubClient(secret, github.api_url, sleep=github.clock.sleep).list_workflows("octo/api")
     assert "GITHUB_TOKEN is invalid or expired" in str(excinfo.value)
-    assert secret not in str(excinfo.value) and secret not in repr(excinfo.value)
+    assert secret not in str(excinfo.value)
+    assert secret not in repr(excinfo.value)
     assert github.authorization_headers == [f"Bearer {secret}"]  # sent only as a header
 
 
@@ -131,7 +139,8 @@ def test_403_without_rate_limit_is_a_permission_error_and_not_retried(github: Fa
     github.forbidden.add("octo/api")
     with pytest.raises(GitHubPermissionError, match="repository octo/api: 403 'Resource not accessible"):
         client_for(github).list_workflows("octo/api")
-    assert len(github.requests) == 1 and github.clock.sleeps == []
+    assert len(github.requests) == 1
+    assert github.clock.sleeps == []
 
 
 def test_organisation_repositories_and_enterprise_server_prefix() -> None:
@@ -150,3 +159,20 @@ def test_a_403_with_no_budget_and_no_reset_header_backs_off(github: FakeGitHub) 
     github.reset_header = False
     assert client_for(github, secondary_wait_seconds=20).list_workflows("octo/api") == []
     assert github.clock.sleeps == [20.0, 40.0]  # no reset to wait for: the secondary back-off instead
+
+
+def test_server_errors_are_retried_with_the_shared_backoff(github: FakeGitHub) -> None:
+    github.repository("octo/api").workflows = [{"id": 1, "name": "CI", "path": "ci.yml", "state": "active"}]
+    github.secondary = [(502, None), (503, None)]  # answered before the real route
+    assert client_for(github).list_workflows("octo/api")[0]["id"] == 1
+    assert github.clock.sleeps == [2.0, 4.0]
+
+
+def test_server_errors_past_the_attempts_name_the_call(github: FakeGitHub) -> None:
+    github.repository("octo/api")
+    github.secondary = [(500, None)] * 3
+    with pytest.raises(
+        GitHubError, match=r"repository octo/api: 500 from GET .*/repos/octo/api/actions/workflows"
+    ):
+        client_for(github, max_attempts=3).list_workflows("octo/api")
+    assert len(github.requests) == 3

@@ -10,13 +10,17 @@ from typing import Any
 import psycopg2
 import pytest
 
+from usage_archive.archive.layout import billing_folder, billing_manifest_key
 from usage_archive.archive.store import S3ArchiveStore, StoredObject
-from usage_archive.export.month import TableExport, archive_month, manifest_key
+from usage_archive.export.month import TableExport, archive_month
 from usage_archive.governance.bucket_policy import BucketSettings, apply_bucket
+from usage_archive.periods import Month
 
 PERIOD = "2025-01"
-SPECS = [TableExport("credits", "credits", "credits"),
-         TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None)]
+SPECS = [
+    TableExport("credits", "credits", "credits"),
+    TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
+]
 
 
 def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None:
@@ -30,7 +34,9 @@ def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None
         for n, month in enumerate(months):
             cur.execute(
                 "INSERT INTO credits SELECT %s * 100 + g, g %% 2 + 1, g * 1.25, %s::timestamptz + g * interval '1 hour' "
-                "FROM generate_series(1, 5) g", (n, f"{month}-03T00:00:00Z"))
+                "FROM generate_series(1, 5) g",
+                (n, f"{month}-03T00:00:00Z"),
+            )
     conn.close()
 
 
@@ -42,8 +48,10 @@ class ArchivedMonths:
     periods: tuple[str, ...]
 
     def file_keys(self, period: str = PERIOD) -> list[str]:
-        return [o.key for o in self.store.list(f"billing-archive/{period[:4]}/{period[5:7]}/")
-                if not o.key.endswith("manifest.json")]
+        manifest = self.manifest_key(period)
+        return [
+            o.key for o in self.store.list(f"{billing_folder(Month.parse(period))}/") if o.key != manifest
+        ]
 
     def move_to(self, key: str, storage_class: str) -> None:
         """What a lifecycle transition does (moto never applies lifecycle rules): same bytes, new class.
@@ -51,9 +59,7 @@ class ArchivedMonths:
         self.store.put_bytes(key, self.store.get_bytes(key), storage_class=storage_class)
 
     def manifest_key(self, period: str = PERIOD) -> str:
-        from usage_archive.export.month import parse_period
-
-        return manifest_key(parse_period(period))
+        return billing_manifest_key(Month.parse(period))
 
 
 class RestoringS3(S3ArchiveStore):

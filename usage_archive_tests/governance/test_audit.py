@@ -10,10 +10,12 @@ from usage_archive_tests.governance.archive_fixtures import PERIOD
 
 def test_a_sound_month_verifies(archived) -> None:
     result = verify_period(archived.store, PERIOD)
-    assert result.ok and result.status == "OK", result.problems
+    assert result.ok, result.problems
+    assert result.status == "OK", result.problems
     assert {f.table for f in result.files} == {"credits", "accounts_snapshot"}
     credits = next(f for f in result.files if f.table == "credits")
-    assert credits.parquet_records == 5 and credits.sha256 == credits.expected_sha256
+    assert credits.parquet_records == 5
+    assert credits.sha256 == credits.expected_sha256
 
 
 def test_verify_catches_a_corrupted_object(archived) -> None:
@@ -23,7 +25,8 @@ def test_verify_catches_a_corrupted_object(archived) -> None:
     archived.store.put_bytes(key, bytes(data))
 
     result = verify_period(archived.store, PERIOD)
-    assert not result.ok and result.status == "MISMATCH"
+    assert not result.ok
+    assert result.status == "MISMATCH"
     assert any("SHA-256" in p and key in p for p in result.problems), result.problems
 
 
@@ -36,7 +39,9 @@ def test_verify_catches_wrong_row_counts_missing_and_unlisted_objects(archived) 
 
     problems = verify_period(archived.store, PERIOD).problems
     assert any("rows, the manifest says" in p for p in problems), problems
-    assert any("stray-2025-01.parquet is in the month's folder but not in the manifest" in p for p in problems)
+    assert any(
+        "stray-2025-01.parquet is in the month's folder but not in the manifest" in p for p in problems
+    )
     assert any("missing from the archive" in p for p in problems)
 
 
@@ -45,12 +50,14 @@ def test_glacier_objects_are_reported_not_failed(archived) -> None:
         archived.move_to(key, "DEEP_ARCHIVE")
     result = verify_period(archived.store, PERIOD)
     assert result.ok, result.problems
-    assert len(result.archived) == 2 and result.status == "OK (2 in Glacier, restore to read)"
+    assert len(result.archived) == 2
+    assert result.status == "OK (2 in Glacier, restore to read)"
     assert all(f.storage_class == "DEEP_ARCHIVE" and f.sha256 is None for f in result.files)
 
     archived.move_to(archived.manifest_key(), "DEEP_ARCHIVE")
     result = verify_period(archived.store, PERIOD)
-    assert result.ok and result.status.startswith("IN DEEP_ARCHIVE")
+    assert result.ok
+    assert result.status.startswith("IN DEEP_ARCHIVE")
 
 
 def test_verify_all_walks_every_month_and_summarises(archived) -> None:
@@ -60,6 +67,17 @@ def test_verify_all_walks_every_month_and_summarises(archived) -> None:
     assert [(r.period, r.status) for r in results] == [("2025-01", "OK"), ("2025-02", "NO MANIFEST")]
     table = summary_table(results)
     lines = table.splitlines()
-    assert lines[0].split() == ["period", "files", "records", "bytes", "verified", "glacier", "problems", "status"]
-    assert lines[2].startswith("2025-01") and "NO MANIFEST" in lines[3]
-    assert lines[-1].startswith("total") and "1 ok, 1 failing" in lines[-1]
+    assert lines[0].split() == [
+        "period",
+        "files",
+        "records",
+        "bytes",
+        "verified",
+        "glacier",
+        "problems",
+        "status",
+    ]
+    assert lines[2].startswith("2025-01")
+    assert "NO MANIFEST" in lines[3]
+    assert lines[-1].startswith("total")
+    assert "1 ok, 1 failing" in lines[-1]

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from usage_archive.demo import last_complete_month
 from usage_archive.demo.billing_db import load_billing_rows, load_billing_schema
 from usage_archive.devtools.local_postgres import LocalPostgres
+from usage_archive.periods import Month
 from usage_archive_tests.defs.github_actions.conftest import REPOSITORIES_YML, populate
 from usage_archive_tests.defs.github_actions.conftest import TOKEN as GITHUB_TOKEN
 from usage_archive_tests.fakes.circleci_api import FakeUsageApi, gzip_parts
@@ -23,16 +22,6 @@ from usage_archive_tests.ui.dagster_ui import DagsterDev, DagsterUI
 pytestmark = pytest.mark.ui
 
 DEMO_MONTHS = 4
-
-
-def previous_months(last: date, count: int) -> list[str]:
-    """Partition keys of `count` months ending with `last`, oldest first."""
-    keys, month = [], last
-    for _ in range(count):
-        keys.append(f"{month:%Y-%m-01}")
-        month = month.replace(year=month.year - 1, month=12) if month.month == 1 else month.replace(
-            month=month.month - 1)
-    return keys[::-1]
 
 
 @dataclass
@@ -51,10 +40,13 @@ def demo_billing_database(postgres: LocalPostgres) -> Iterator[tuple[str, list[s
     """A demo billing database like `make demo`'s, with four months of rows."""
     name = f"usage_archive_ui_{os.getpid()}"
     url = postgres.create_database(name)
-    last = last_complete_month()
+    last = Month.last_ended()
     load_billing_schema(url)
-    load_billing_rows(url, last_month=last, months=DEMO_MONTHS, scale=2_000)
-    yield url, previous_months(last, DEMO_MONTHS)
+    load_billing_rows(url, last_month=last.first_day, months=DEMO_MONTHS, scale=2_000)
+    first = last
+    for _ in range(DEMO_MONTHS - 1):
+        first = first.previous()
+    yield url, [m.key for m in Month.range(first, last)]
     postgres.drop_database(name)
 
 
@@ -71,16 +63,23 @@ def start_demo_instance(demo_billing_database, tmp_path_factory) -> Iterator[Cal
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         repositories = root / "repositories.yml"
         repositories.write_text(REPOSITORIES_YML)
-        circleci = FakeUsageApi(org_ids=circleci_orgs, parts=gzip_parts(root, 120, 2, org_id=export_org),
-                                progression=("completed",)).start()
+        circleci = FakeUsageApi(
+            org_ids=circleci_orgs,
+            parts=gzip_parts(root, 120, 2, org_id=export_org),
+            progression=("completed",),
+        ).start()
         github = FakeGitHub(token=GITHUB_TOKEN).__enter__()
         populate(github)
         env = {
-            **os.environ, "DAGSTER_HOME": str(home), "ARCHIVE_URL": str(root / "archive"),
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "ARCHIVE_URL": str(root / "archive"),
             "BILLING_DATABASE_URL": database_url,
-            "CIRCLECI_TOKEN": circleci.token, "CIRCLECI_ORG_ID": ",".join(circleci_orgs),
+            "CIRCLECI_TOKEN": circleci.token,
+            "CIRCLECI_ORG_ID": ",".join(circleci_orgs),
             "CIRCLECI_API_URL": circleci.base_url,
-            "GITHUB_TOKEN": GITHUB_TOKEN, "GITHUB_API_URL": github.api_url,
+            "GITHUB_TOKEN": GITHUB_TOKEN,
+            "GITHUB_API_URL": github.api_url,
             "USAGE_ARCHIVE_REPOSITORIES": str(repositories),
         }
         server = DagsterDev(env, log_path=root / "dagster-dev.log")

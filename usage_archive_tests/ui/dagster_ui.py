@@ -147,8 +147,9 @@ class DagsterUI:
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = json.load(response)
@@ -160,10 +161,15 @@ class DagsterUI:
     # -- the "Materialize all…" / "Materialize…" partition dialog ------------------------------------------
     def launch_partition_backfill(self, asset_keys: list[str], partition_names: list[str]) -> dict[str, Any]:
         """What the dialog sends on "Launch backfill" (target type 'pureWithAnchorAsset' / several keys)."""
-        params = {"tags": [], "assetSelection": [key_input(k) for k in asset_keys],
-                  "partitionNames": partition_names, "fromFailure": False}
-        return self.graphql(LAUNCH_PARTITION_BACKFILL_MUTATION,
-                            {"backfillParams": params})["launchPartitionBackfill"]
+        params = {
+            "tags": [],
+            "assetSelection": [key_input(k) for k in asset_keys],
+            "partitionNames": partition_names,
+            "fromFailure": False,
+        }
+        return self.graphql(LAUNCH_PARTITION_BACKFILL_MUTATION, {"backfillParams": params})[
+            "launchPartitionBackfill"
+        ]
 
     def load_assets(self, asset_keys: list[str]) -> dict[str, Any]:
         return self.graphql(LAUNCH_ASSET_LOADER_QUERY, {"assetKeys": [key_input(k) for k in asset_keys]})
@@ -180,29 +186,46 @@ class DagsterUI:
         nodes = self.load_assets(asset_keys)["assetNodes"]
         jobs = set.intersection(*(set(n["jobNames"]) for n in nodes))
         job = "__ASSET_JOB" if "__ASSET_JOB" in jobs else sorted(jobs)[0]
-        config = self.graphql(CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, {
-            "repositoryName": REPOSITORY, "repositoryLocationName": LOCATION, "jobName": job,
-            "partitionName": partition, "assetKeys": [key_input(k) for k in asset_keys],
-        })["pipelineOrError"]["partition"]
+        config = self.graphql(
+            CONFIG_PARTITION_FOR_ASSET_JOB_QUERY,
+            {
+                "repositoryName": REPOSITORY,
+                "repositoryLocationName": LOCATION,
+                "jobName": job,
+                "partitionName": partition,
+                "assetKeys": [key_input(k) for k in asset_keys],
+            },
+        )["pipelineOrError"]["partition"]
         tags = config["tagsOrError"]["results"]
-        checks = [{"name": c["name"], "assetKey": {"path": n["assetKey"]["path"]}}
-                  for n in nodes for c in n["assetChecksOrError"].get("checks", [])
-                  if not c["jobNames"] or job in c["jobNames"]]
+        checks = [
+            {"name": c["name"], "assetKey": {"path": n["assetKey"]["path"]}}
+            for n in nodes
+            for c in n["assetChecksOrError"].get("checks", [])
+            if not c["jobNames"] or job in c["jobNames"]
+        ]
         params = {
             "mode": "default",
             "executionMetadata": {"tags": [{"key": t["key"], "value": t["value"]} for t in tags]},
             "runConfigData": config["runConfigOrError"].get("yaml") or "{}",
-            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "pipelineName": job,
-                         "assetSelection": [key_input(k) for k in asset_keys], "assetCheckSelection": checks},
+            "selector": {
+                "repositoryLocationName": LOCATION,
+                "repositoryName": REPOSITORY,
+                "pipelineName": job,
+                "assetSelection": [key_input(k) for k in asset_keys],
+                "assetCheckSelection": checks,
+            },
         }
-        return self.graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION,
-                            {"executionParams": params})["launchPipelineExecution"]
+        return self.graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION, {"executionParams": params})[
+            "launchPipelineExecution"
+        ]
 
     # -- what the backfill and run pages show ---------------------------------------------------------------
     def wait_for_backfill(self, backfill_id: str, timeout: float = 300) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            backfill = self.graphql(BACKFILL_STATUS_QUERY, {"backfillId": backfill_id})["partitionBackfillOrError"]
+            backfill = self.graphql(BACKFILL_STATUS_QUERY, {"backfillId": backfill_id})[
+                "partitionBackfillOrError"
+            ]
             if backfill.get("status") in TERMINAL_BACKFILL or time.monotonic() > deadline:
                 return backfill
             time.sleep(2)
@@ -217,8 +240,9 @@ class DagsterUI:
 
     def check_results(self, asset_key: str, check_name: str) -> dict[str, bool]:
         """partition → passed, for the newest execution of each partition (newest first from GraphQL)."""
-        executions = self.graphql(ASSET_CHECK_EXECUTIONS_QUERY,
-                                  {"assetKey": key_input(asset_key), "checkName": check_name})
+        executions = self.graphql(
+            ASSET_CHECK_EXECUTIONS_QUERY, {"assetKey": key_input(asset_key), "checkName": check_name}
+        )
         results: dict[str, bool] = {}
         for execution in executions["assetCheckExecutions"]:
             evaluation = execution["evaluation"]
@@ -245,7 +269,12 @@ class DagsterDev:
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=PROJECT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=PROJECT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         ui = DagsterUI(self.url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

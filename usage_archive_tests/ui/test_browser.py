@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from usage_archive.archive.layout import billing_manifest_key
+from usage_archive.periods import Month
 from usage_archive_tests.defs.github_actions.conftest import WEEK as GITHUB_WEEK
 from usage_archive_tests.ui.conftest import DemoInstance
 
@@ -22,8 +24,15 @@ pytestmark = [pytest.mark.ui, pytest.mark.browser]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # No background traffic: this machine's network is closed, and Chromium would retry its own services.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 BILLING_KEYS_COUNT = 8
 GITHUB_WEEKS = ["2025-12-29", GITHUB_WEEK, "2026-01-12"]
 
@@ -31,8 +40,10 @@ GITHUB_WEEKS = ["2025-12-29", GITHUB_WEEK, "2026-01-12"]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), "
-                    "or set CHROMIUM to a Chromium executable; .ci/run installs it")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), "
+            "or set CHROMIUM to a Chromium executable; .ci/run installs it"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -53,7 +64,9 @@ def screenshots(tmp_path: Path) -> Iterator[Path]:
             shutil.copy(shot, Path(target) / shot.name)
 
 
-def test_billing_backfill_from_the_group_materialize_all_dialog(start_demo_instance, browser, screenshots) -> None:
+def test_billing_backfill_from_the_group_materialize_all_dialog(
+    start_demo_instance, browser, screenshots
+) -> None:
     from playwright.sync_api import expect
 
     demo: DemoInstance = start_demo_instance()
@@ -87,7 +100,7 @@ def test_billing_backfill_from_the_group_materialize_all_dialog(start_demo_insta
     backfill = demo.ui.wait_for_backfill(backfill_id)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     for month in (first, last):
-        assert (demo.archive / "billing-archive" / month[:4] / month[5:7] / "manifest.json").is_file()
+        assert (demo.archive / billing_manifest_key(Month.parse(month))).is_file()
 
     page.goto(f"{base}/runs/b/{backfill_id}")
     expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()

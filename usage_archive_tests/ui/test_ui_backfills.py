@@ -7,11 +7,16 @@ ticks overlap instead of adding up.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
+from usage_archive.archive.layout import (
+    CircleCILayout,
+    billing_folder,
+    billing_manifest_key,
+    github_workflow_runs_key,
+)
 from usage_archive.defs.billing.tables import BILLING_TABLES
+from usage_archive.periods import Month, Week
 from usage_archive_tests.defs.github_actions.conftest import WEEK as GITHUB_WEEK
 from usage_archive_tests.fakes.circleci_api import LAST_WEEK
 from usage_archive_tests.ui.conftest import DemoInstance
@@ -21,8 +26,7 @@ pytestmark = pytest.mark.ui
 BILLING_KEYS = [f"billing/{spec.asset_name}" for spec in BILLING_TABLES] + ["billing/manifest"]
 BILLING_TABLE_CHECKS = ("row_count_matches_manifest", "checksum_matches_manifest")
 CIRCLECI_KEYS = ["circleci/usage_csv", "circleci/usage_hierarchical_json"]
-CIRCLECI_WEEK = f"{LAST_WEEK:%Y-%m-%d}"
-CIRCLECI_STEM = f"usage-data-{LAST_WEEK:%Y-%m-%d}-to-{LAST_WEEK + timedelta(days=7):%Y-%m-%d}"
+CIRCLECI_WEEK = LAST_WEEK.key
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +45,29 @@ def single_org(start_demo_instance) -> tuple[DemoInstance, dict[str, str]]:
     }
     for name, answer in launches.items():
         assert answer["__typename"] in ("LaunchBackfillSuccess", "LaunchRunSuccess"), (name, answer)
-    return demo, {name: answer.get("backfillId") or answer["run"]["runId"] for name, answer in launches.items()}
+    return demo, {
+        name: answer.get("backfillId") or answer["run"]["runId"] for name, answer in launches.items()
+    }
 
 
 def assert_billing_month_archived(demo: DemoInstance, month: str) -> None:
-    folder = demo.archive / "billing-archive" / month[:4] / month[5:7]
-    names = {p.name for p in folder.iterdir()}
-    assert "manifest.json" in names
-    assert len([n for n in names if n.endswith(".parquet")]) == len(BILLING_TABLES)
+    assert (demo.archive / billing_manifest_key(Month.parse(month))).is_file()
+    parquet = list((demo.archive / billing_folder(Month.parse(month))).glob("*.parquet"))
+    assert len(parquet) == len(BILLING_TABLES)
     for spec in BILLING_TABLES:
         for check in BILLING_TABLE_CHECKS:
             if spec.export.is_snapshot and check == "row_count_matches_manifest":
                 continue
-            assert demo.ui.check_results(f"billing/{spec.asset_name}", check).get(month) is True, (spec, check)
+            assert demo.ui.check_results(f"billing/{spec.asset_name}", check).get(month) is True, (
+                spec,
+                check,
+            )
     assert demo.ui.check_results("billing/manifest", "lists_every_table").get(month) is True
 
 
-@pytest.mark.parametrize("launch, months", [("billing_range", slice(1, 3)), ("billing_single_month", slice(0, 1))])
+@pytest.mark.parametrize(
+    "launch, months", [("billing_range", slice(1, 3)), ("billing_single_month", slice(0, 1))]
+)
 def test_billing_backfill_of_every_key_completes(single_org, launch, months) -> None:
     demo, ids = single_org
     backfill = demo.ui.wait_for_backfill(ids[launch])
@@ -86,9 +96,9 @@ def test_circleci_week_backfill_archives_csv_and_json(single_org) -> None:
     demo, ids = single_org
     backfill = demo.ui.wait_for_backfill(ids["circleci_week"])
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    folder = demo.archive / "circleci-usage-data"
-    assert (folder / f"{CIRCLECI_STEM}.csv").is_file()
-    assert (folder / f"{CIRCLECI_STEM}-hierarchical.json").is_file()
+    layout = CircleCILayout(("org-a",))
+    assert (demo.archive / layout.csv_key("org-a", LAST_WEEK)).is_file()
+    assert (demo.archive / layout.json_key("org-a", LAST_WEEK)).is_file()
     for check in ("job_count_matches_csv", "credit_totals_match_csv"):
         assert demo.ui.check_results("circleci/usage_hierarchical_json", check).get(CIRCLECI_WEEK) is True
 
@@ -97,8 +107,7 @@ def test_github_actions_week_backfill_archives_the_runs(single_org) -> None:
     demo, ids = single_org
     backfill = demo.ui.wait_for_backfill(ids["github_week"])
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    files = list((demo.archive / "github-actions-usage").glob(f"workflow-runs-{GITHUB_WEEK}-to-*.parquet"))
-    assert len(files) == 1
+    assert (demo.archive / github_workflow_runs_key(Week.parse(GITHUB_WEEK))).is_file()
     for check in ("every_run_has_its_jobs", "no_duplicate_job_attempts"):
         assert demo.ui.check_results("github_actions/workflow_runs", check).get(GITHUB_WEEK) is True
 
@@ -110,9 +119,9 @@ def test_circleci_org_by_week_backfill_with_several_organisations(start_demo_ins
     assert answer["__typename"] == "LaunchBackfillSuccess", answer
     backfill = demo.ui.wait_for_backfill(answer["backfillId"])
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    folder = demo.archive / "circleci-usage-data" / "org-b"
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
-        f"{CIRCLECI_STEM}-hierarchical.json", f"{CIRCLECI_STEM}.csv"]
-    assert not (demo.archive / "circleci-usage-data" / "org-a").exists()
+    layout = CircleCILayout(("org-a", "org-b"))
+    assert (demo.archive / layout.csv_key("org-b", LAST_WEEK)).is_file()
+    assert (demo.archive / layout.json_key("org-b", LAST_WEEK)).is_file()
+    assert not (demo.archive / layout.folder("org-a")).exists()
     for check in ("job_count_matches_csv", "credit_totals_match_csv"):
         assert demo.ui.check_results("circleci/usage_hierarchical_json", check).get(partition) is True

@@ -5,9 +5,7 @@ archive itself is wrong, not the run's memory of it. Blocking checks make `dagst
 non-zero.
 """
 
-
 from collections.abc import Iterator, Sequence
-from datetime import date
 
 import dagster as dg
 
@@ -22,9 +20,10 @@ from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
 from usage_archive.export.catalog import quote_qualified
 from usage_archive.export.manifest import ManifestError, file_entry
-from usage_archive.export.month import month_filter_sql, parse_period, read_manifest
+from usage_archive.export.month import month_filter_sql, read_manifest
 from usage_archive.export.snapshot import open_snapshot
 from usage_archive.export.verify import CHECKSUM_PROBLEMS, ROW_PROBLEMS, FileVerification, verify_file
+from usage_archive.periods import Month
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
@@ -34,9 +33,11 @@ LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 
 
-def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
+def check_periods(
+    context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition
+) -> list[Month]:
     """The months this check run covers."""
-    return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
+    return [Month.parse(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
 
 
 def _by_partition(by_month: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -44,9 +45,9 @@ def _by_partition(by_month: dict[str, list[str]]) -> dict[str, list[str]]:
     return {f"{month}-01": problems for month, problems in by_month.items()}
 
 
-def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: date) -> int | None:
+def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: Month) -> int | None:
     """The row count the export step reported for this month, from the run history."""
-    metadata = latest_materialization_metadata(context, key, f"{period:%Y-%m-%d}")
+    metadata = latest_materialization_metadata(context, key, period.key)
     if metadata is None:
         return None
     by_period = metadata.get("records_by_period")
@@ -61,24 +62,34 @@ def build_billing_checks(
     partitions_def: dg.PartitionsDefinition = billing_monthly_partitions,
 ) -> list[dg.AssetChecksDefinition]:
     integrity_specs = [
-        dg.AssetCheckSpec(name, asset=table_key(spec), blocking=True, partitions_def=partitions_def,
-                          description=description)
+        dg.AssetCheckSpec(
+            name, asset=table_key(spec), blocking=True, partitions_def=partitions_def, description=description
+        )
         for spec in specs
         for name, description in (
             (ROW_COUNT, "Parquet row count = manifest records = rows exported"),
             (CHECKSUM, "stored bytes and SHA-256 = manifest"),
         )
-    ] + [dg.AssetCheckSpec(LISTS_EVERY_TABLE, asset=MANIFEST_KEY, blocking=True, partitions_def=partitions_def,
-                           description="the manifest exists and lists every configured table exactly once")]
+    ] + [
+        dg.AssetCheckSpec(
+            LISTS_EVERY_TABLE,
+            asset=MANIFEST_KEY,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the manifest exists and lists every configured table exactly once",
+        )
+    ]
 
     @dg.multi_asset_check(specs=integrity_specs, name="billing_archive_integrity")
     def billing_archive_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         periods = check_periods(context, partitions_def)
-        verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
-            s.asset_name: [] for s in specs}
+        verified: dict[str, list[tuple[Month, FileVerification | None, int | None]]] = {
+            s.asset_name: [] for s in specs
+        }
         manifest_problems: list[str] = []
         manifest_by_month: dict[str, list[str]] = {}
         for period in periods:
@@ -118,40 +129,74 @@ def build_billing_checks(
                 rows_found += verification.problems_of(*ROW_PROBLEMS)
                 checksum_found += verification.problems_of(*CHECKSUM_PROBLEMS)
                 if exported is not None and exported != verification.expected_records:
-                    rows_found.append(f"the export reported {exported} rows, the manifest says "
-                                      f"{verification.expected_records}")
-                rows_meta[month] = {"parquet": verification.parquet_records,
-                                    "manifest": verification.expected_records, "exported": exported}
-                checksum_meta[month] = {"bytes": verification.stored_bytes, "sha256": verification.sha256,
-                                        "storage_class": verification.storage_class}
-            for name, by_month, meta in ((ROW_COUNT, rows_by_month, rows_meta),
-                                         (CHECKSUM, checksum_by_month, checksum_meta)):
-                log_partition_evaluations(context, asset_key=table_key(spec), check_name=name,
-                                          problems_by_partition=_by_partition(by_month))
+                    rows_found.append(
+                        f"the export reported {exported} rows, the manifest says "
+                        f"{verification.expected_records}"
+                    )
+                rows_meta[month] = {
+                    "parquet": verification.parquet_records,
+                    "manifest": verification.expected_records,
+                    "exported": exported,
+                }
+                checksum_meta[month] = {
+                    "bytes": verification.stored_bytes,
+                    "sha256": verification.sha256,
+                    "storage_class": verification.storage_class,
+                }
+            for name, by_month, meta in (
+                (ROW_COUNT, rows_by_month, rows_meta),
+                (CHECKSUM, checksum_by_month, checksum_meta),
+            ):
+                log_partition_evaluations(
+                    context,
+                    asset_key=table_key(spec),
+                    check_name=name,
+                    problems_by_partition=_by_partition(by_month),
+                )
                 problems = [f"{month}: {p}" for month, found in by_month.items() for p in found]
                 yield dg.AssetCheckResult(
-                    asset_key=table_key(spec), check_name=name, passed=not problems,
-                    severity=dg.AssetCheckSeverity.ERROR, description="; ".join(problems) or None,
+                    asset_key=table_key(spec),
+                    check_name=name,
+                    passed=not problems,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description="; ".join(problems) or None,
                     metadata={"by_period": dg.MetadataValue.json(meta), "problems": len(problems)},
                 )
-        log_partition_evaluations(context, asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE,
-                                  problems_by_partition=_by_partition(manifest_by_month))
+        log_partition_evaluations(
+            context,
+            asset_key=MANIFEST_KEY,
+            check_name=LISTS_EVERY_TABLE,
+            problems_by_partition=_by_partition(manifest_by_month),
+        )
         yield dg.AssetCheckResult(
-            asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE, passed=not manifest_problems,
-            severity=dg.AssetCheckSeverity.ERROR, description="; ".join(manifest_problems) or None,
-            metadata={"expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
-                      "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods])},
+            asset_key=MANIFEST_KEY,
+            check_name=LISTS_EVERY_TABLE,
+            passed=not manifest_problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(manifest_problems) or None,
+            metadata={
+                "expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
+                "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods]),
+            },
         )
 
     monthly = [s for s in specs if not s.export.is_snapshot]
-    drift_specs = [dg.AssetCheckSpec(SOURCE_DRIFT, asset=table_key(s), blocking=False, partitions_def=partitions_def,
-                                     description="the database still holds as many rows for the month as were "
-                                                 "archived (a warning means late or deleted rows)")
-                   for s in monthly]
+    drift_specs = [
+        dg.AssetCheckSpec(
+            SOURCE_DRIFT,
+            asset=table_key(s),
+            blocking=False,
+            partitions_def=partitions_def,
+            description="the database still holds as many rows for the month as were "
+            "archived (a warning means late or deleted rows)",
+        )
+        for s in monthly
+    ]
 
     @dg.multi_asset_check(specs=drift_specs, name="billing_source_drift")
     def billing_source_drift(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
@@ -165,24 +210,48 @@ def build_billing_checks(
                     for spec in monthly:
                         now_rows = session.query(
                             f"SELECT count(*) FROM {quote_qualified(spec.export.table)} "
-                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}")[0][0]
+                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}"
+                        )[0][0]
                         entry = file_entry(manifest, spec.asset_name) if manifest else None
                         counts[spec.asset_name][f"{period:%Y-%m}"] = {
-                            "archived": entry["records"] if entry else None, "in_database_now": int(now_rows)}
+                            "archived": entry["records"] if entry else None,
+                            "in_database_now": int(now_rows),
+                        }
         except Exception as exc:  # a warning check: report, never fail the run
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
-            drifted = {m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]}
+            drifted = {
+                m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]
+            }
             log_partition_evaluations(
-                context, asset_key=table_key(spec), check_name=SOURCE_DRIFT, severity=dg.AssetCheckSeverity.WARN,
-                problems_by_partition=_by_partition({
-                    m: [f"archived {c['archived']}, database now has {c['in_database_now']}"] if m in drifted
-                    else [error] if error else [] for m, c in counts[spec.asset_name].items()}))
-            yield dg.AssetCheckResult(
-                asset_key=table_key(spec), check_name=SOURCE_DRIFT, passed=error is None and not drifted,
+                context,
+                asset_key=table_key(spec),
+                check_name=SOURCE_DRIFT,
                 severity=dg.AssetCheckSeverity.WARN,
-                description=error or ("; ".join(f"{m}: archived {c['archived']}, database now has "
-                                                 f"{c['in_database_now']}" for m, c in drifted.items()) or None),
+                problems_by_partition=_by_partition(
+                    {
+                        m: [f"archived {c['archived']}, database now has {c['in_database_now']}"]
+                        if m in drifted
+                        else [error]
+                        if error
+                        else []
+                        for m, c in counts[spec.asset_name].items()
+                    }
+                ),
+            )
+            yield dg.AssetCheckResult(
+                asset_key=table_key(spec),
+                check_name=SOURCE_DRIFT,
+                passed=error is None and not drifted,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=error
+                or (
+                    "; ".join(
+                        f"{m}: archived {c['archived']}, database now has {c['in_database_now']}"
+                        for m, c in drifted.items()
+                    )
+                    or None
+                ),
                 metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])},
             )
 

@@ -1,19 +1,16 @@
-"""Monthly partitions (keys YYYY-MM-01), from BILLING_ARCHIVE_START_MONTH (default 2024-01-01)."""
+"""Monthly partitions (keys YYYY-MM-01) from BILLING_ARCHIVE_START_MONTH (usage_archive/settings.py)."""
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-from usage_archive.export.month import parse_period
-
-DEFAULT_START_MONTH = "2024-01-01"
-
-
-def billing_start_month() -> str:
-    return f"{parse_period(os.environ.get('BILLING_ARCHIVE_START_MONTH', DEFAULT_START_MONTH)):%Y-%m-%d}"
+from usage_archive.periods import Month
+from usage_archive.settings import Settings
 
 
-# end_offset=0: the newest partition is the last month that has ended, so a month in progress is never offered.
-billing_monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=billing_start_month(), end_offset=0)
+def build_monthly_partitions(start: Month) -> dg.MonthlyPartitionsDefinition:
+    # end_offset=0: the newest partition is the last month that has ended, so a month in progress is never offered.
+    return dg.MonthlyPartitionsDefinition(start_date=start.key, end_offset=0)
+
+
+billing_monthly_partitions = build_monthly_partitions(Settings.from_env().billing_start_month)

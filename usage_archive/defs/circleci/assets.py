@@ -7,26 +7,27 @@ policy retries only "not ready yet" and "rate limited") never spends another of 
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Optional
 
 import dagster as dg
 
+from usage_archive.archive.layout import CIRCLECI_PREFIX, CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.api import CircleCIError, ExportNotReady, ExportWindowError, RateLimited
 from usage_archive.circleci.columns import UsageExportFormatError
-from usage_archive.circleci.weekly import ArchiveLayout, WeekCsv, WeekJson, archive_week_json, fetch_week_csv
+from usage_archive.circleci.weekly import WeekCsv, WeekJson, archive_week_json, fetch_week_csv
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
     circleci_weekly_partitions,
     split_partition_key,
 )
+from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.circleci import CircleCIResource
 
 GROUP = "circleci"
 USAGE_CSV = dg.AssetKey(["circleci", "usage_csv"])
 USAGE_JSON = dg.AssetKey(["circleci", "usage_hierarchical_json"])
-EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError)
+EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError, PeriodError)
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
 
@@ -59,22 +60,31 @@ def _csv_metadata(weeks: Sequence[tuple[str, WeekCsv]], uri: str) -> dict[str, o
 
 
 def build_circleci_assets(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
-    retry_policy: Optional[dg.RetryPolicy] = DEFAULT_RETRY,  # noqa: UP045
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
+    layout: CircleCILayout = CIRCLECI_LAYOUT,
+    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY,
 ) -> list[dg.AssetsDefinition]:
     multi = isinstance(partitions_def, dg.MultiPartitionsDefinition)
     # One org: a --partition-range runs as one run, week after week. Several: one run per (org, week).
     backfill = dg.BackfillPolicy.multi_run(1) if multi else dg.BackfillPolicy.single_run()
 
     @dg.asset(
-        key=USAGE_CSV, group_name=GROUP, partitions_def=partitions_def, backfill_policy=backfill,
-        retry_policy=retry_policy, kinds={"csv"}, tags={"source": "circleci_usage_api"}, pool="circleci_usage_api",
+        key=USAGE_CSV,
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=backfill,
+        retry_policy=retry_policy,
+        kinds={"csv"},
+        tags={"source": "circleci_usage_api"},
+        pool="circleci_usage_api",
         description="The week's CircleCI Usage API export (Monday 00:00 to Sunday 23:59:59 UTC): every gzip part "
-                    "merged into one CSV with a single header, stored as circleci-usage-data/usage-data-<monday>-"
-                    "to-<next monday>.csv (one folder per organisation when several are configured).",
+        f"merged into one CSV with a single header, stored as {CIRCLECI_PREFIX}/usage-data-<monday>-"
+        "to-<next monday>.csv (one folder per organisation when several are configured).",
     )
     def usage_csv(
-        context: dg.AssetExecutionContext, archive_store: ArchiveStoreResource, circleci: CircleCIResource,
+        context: dg.AssetExecutionContext,
+        archive_store: ArchiveStoreResource,
+        circleci: CircleCIResource,
     ) -> dg.MaterializeResult:
         store = archive_store.get_store()
         weeks: list[tuple[str, WeekCsv]] = []
@@ -83,21 +93,28 @@ def build_circleci_assets(
             for key in context.partition_keys:
                 org, week = split_partition_key(key, partitions_def)
                 org = org or circleci.single_org_id()
-                context.log.info(f"archiving CircleCI usage of {org} for the week of {week} into {store.uri()}")
+                context.log.info(
+                    f"archiving CircleCI usage of {org} for the week of {week} into {store.uri()}"
+                )
                 weeks.append((key, fetch_week_csv(store, client, org, week, layout, log=context.log.info)))
         except EXPECTED_ERRORS as exc:
             raise _failure(exc) from None
         return dg.MaterializeResult(metadata=_csv_metadata(weeks, store.uri(weeks[-1][1].key)))
 
     @dg.asset(
-        key=USAGE_JSON, group_name=GROUP, partitions_def=partitions_def, backfill_policy=backfill, deps=[USAGE_CSV],
+        key=USAGE_JSON,
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=backfill,
+        deps=[USAGE_CSV],
         kinds={"json"},
         description="The week's usage as pipelines → workflows → jobs with project, trigger, timestamps, status, "
-                    "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
-                    "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",
+        "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
+        "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",
     )
     def usage_hierarchical_json(
-        context: dg.AssetExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> dg.MaterializeResult:
         store = archive_store.get_store()
         results: list[tuple[str, WeekJson]] = []

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from usage_archive.archive.layout import CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
-from usage_archive.circleci.weekly import ArchiveLayout
 from usage_archive.dagster_helpers import log_partition_evaluations, run_partition_keys
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
@@ -29,19 +29,31 @@ def _flatten(problems_by_partition: dict[str, list[str]]) -> list[str]:
 
 
 def build_circleci_checks(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
+    layout: CircleCILayout = CIRCLECI_LAYOUT,
 ) -> list[dg.AssetChecksDefinition]:
     specs = [
-        dg.AssetCheckSpec(JOB_COUNT, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="the JSON holds exactly the CSV's distinct jobs, each once"),
-        dg.AssetCheckSpec(CREDIT_TOTALS, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="every credit column's total in the JSON (jobs and roll-ups) equals the "
-                                      "CSV's exact decimal sum"),
+        dg.AssetCheckSpec(
+            JOB_COUNT,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the JSON holds exactly the CSV's distinct jobs, each once",
+        ),
+        dg.AssetCheckSpec(
+            CREDIT_TOTALS,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="every credit column's total in the JSON (jobs and roll-ups) equals the "
+            "CSV's exact decimal sum",
+        ),
     ]
 
     @dg.multi_asset_check(specs=specs, name="circleci_usage_integrity")
     def circleci_usage_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         job_problems: dict[str, list[str]] = {}
@@ -66,24 +78,37 @@ def build_circleci_checks(
             credits_found += credits
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
         for name, by_key in ((JOB_COUNT, job_problems), (CREDIT_TOTALS, credit_problems)):
-            log_partition_evaluations(context, asset_key=USAGE_JSON, check_name=name, problems_by_partition=by_key)
+            log_partition_evaluations(
+                context, asset_key=USAGE_JSON, check_name=name, problems_by_partition=by_key
+            )
         job_list, credit_list = _flatten(job_problems), _flatten(credit_problems)
         yield dg.AssetCheckResult(
-            check_name=JOB_COUNT, asset_key=USAGE_JSON, passed=not job_list,
-            description="; ".join(job_list)[:2000] or None, metadata={"by_partition": dg.MetadataValue.json(counts)},
+            check_name=JOB_COUNT,
+            asset_key=USAGE_JSON,
+            passed=not job_list,
+            description="; ".join(job_list)[:2000] or None,
+            metadata={"by_partition": dg.MetadataValue.json(counts)},
         )
         yield dg.AssetCheckResult(
-            check_name=CREDIT_TOTALS, asset_key=USAGE_JSON, passed=not credit_list,
-            description="; ".join(credit_list)[:2000] or None, metadata={"problems": len(credit_list)},
+            check_name=CREDIT_TOTALS,
+            asset_key=USAGE_JSON,
+            passed=not credit_list,
+            description="; ".join(credit_list)[:2000] or None,
+            metadata={"problems": len(credit_list)},
         )
 
     csv_spec = dg.AssetCheckSpec(
-        READABLE_EXPORT, asset=USAGE_CSV, blocking=True, partitions_def=partitions_def,
-        description="the stored CSV has every required column, rows of the header's width and numeric credits")
+        READABLE_EXPORT,
+        asset=USAGE_CSV,
+        blocking=True,
+        partitions_def=partitions_def,
+        description="the stored CSV has every required column, rows of the header's width and numeric credits",
+    )
 
     @dg.multi_asset_check(specs=[csv_spec], name="circleci_usage_csv_readable")
     def circleci_usage_csv_readable(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         by_key: dict[str, list[str]] = {}
@@ -99,10 +124,16 @@ def build_circleci_checks(
                     found.append(str(exc))
                     continue
                 found += csv_problems(path, csv_key)
-        log_partition_evaluations(context, asset_key=USAGE_CSV, check_name=READABLE_EXPORT, problems_by_partition=by_key)
+        log_partition_evaluations(
+            context, asset_key=USAGE_CSV, check_name=READABLE_EXPORT, problems_by_partition=by_key
+        )
         problems = _flatten(by_key)
-        yield dg.AssetCheckResult(check_name=READABLE_EXPORT, asset_key=USAGE_CSV, passed=not problems,
-                                  description="; ".join(problems)[:2000] or None)
+        yield dg.AssetCheckResult(
+            check_name=READABLE_EXPORT,
+            asset_key=USAGE_CSV,
+            passed=not problems,
+            description="; ".join(problems)[:2000] or None,
+        )
 
     return [circleci_usage_integrity, circleci_usage_csv_readable]
 

@@ -1,66 +1,57 @@
-"""Weekly partitions (Monday 00:00 UTC) for the CircleCI usage assets, one org dimension when several
+"""The CircleCI usage assets' partitions: the shared weekly partitions, with an org dimension when several
 organisations are configured.
 
-- One organisation (or none yet): plain weekly keys `YYYY-MM-DD` (the Monday), so `--partition 2026-11-16` and
-  `--partition-range` work as for every other weekly asset, and objects sit flat under circleci-usage-data/.
+- One organisation (or none yet): the plain weekly keys `YYYY-MM-DD` (the Monday), so `--partition 2026-11-16`
+  and `--partition-range` work as for every other weekly asset, and objects sit flat in the CircleCI folder.
 - Several (CIRCLECI_ORG_ID=a,b): `MultiPartitionsDefinition(org × week)` with keys `<org>|<YYYY-MM-DD>`; a
   backfill can select one org's row of partitions, and each org has its own folder.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import date, datetime, timedelta, timezone
-
 import dagster as dg
 
-from usage_archive.circleci.api import CircleCISettingsError
-from usage_archive.circleci.weekly import ArchiveLayout, parse_org_ids, parse_week, week_start_of
+from usage_archive.archive.layout import CircleCILayout
+from usage_archive.defs.partitions import weekly_partitions
+from usage_archive.periods import Week
+from usage_archive.settings import Settings, SettingsError
 
 ORG = "org"
 WEEK = "week"
 
 
-def circleci_org_ids() -> tuple[str, ...]:
+def circleci_org_ids(settings: Settings) -> tuple[str, ...]:
     """The configured organisations. A malformed CIRCLECI_ORG_ID must not stop the whole code location from
     loading: it counts as unset here, and the CircleCI asset run fails with the parsing error instead."""
     try:
-        return parse_org_ids(os.environ.get("CIRCLECI_ORG_ID"))
-    except CircleCISettingsError:
+        return settings.circleci_org_ids()
+    except SettingsError:
         return ()
 
 
-def circleci_start_week(today: date | None = None) -> str:
-    """CIRCLECI_START_WEEK (a Monday), else the Monday 52 weeks back: the Usage API keeps about a year."""
-    configured = os.environ.get("CIRCLECI_START_WEEK")
-    if configured:
-        return f"{parse_week(configured.strip()):%Y-%m-%d}"
-    today = today or datetime.now(timezone.utc).date()
-    return f"{week_start_of(today) - timedelta(weeks=52):%Y-%m-%d}"
-
-
-def build_partitions(org_ids: tuple[str, ...], start_week: str) -> dg.PartitionsDefinition:
-    # end_offset=0: only weeks that are over are offered.
-    weekly = dg.WeeklyPartitionsDefinition(start_date=start_week, day_offset=1, timezone="UTC", end_offset=0)
+def build_partitions(
+    org_ids: tuple[str, ...],
+    weekly: dg.WeeklyPartitionsDefinition = weekly_partitions,
+) -> dg.PartitionsDefinition:
     if len(org_ids) <= 1:
         return weekly
     return dg.MultiPartitionsDefinition({ORG: dg.StaticPartitionsDefinition(list(org_ids)), WEEK: weekly})
 
 
-CIRCLECI_ORG_IDS = circleci_org_ids()
-CIRCLECI_LAYOUT = ArchiveLayout(CIRCLECI_ORG_IDS)
-circleci_weekly_partitions = build_partitions(CIRCLECI_ORG_IDS, circleci_start_week())
+CIRCLECI_ORG_IDS = circleci_org_ids(Settings.from_env())
+CIRCLECI_LAYOUT = CircleCILayout(CIRCLECI_ORG_IDS)
+circleci_weekly_partitions = build_partitions(CIRCLECI_ORG_IDS)
 
 
-def split_partition_key(key: str, partitions_def: dg.PartitionsDefinition) -> tuple[str | None, date]:
+def split_partition_key(key: str, partitions_def: dg.PartitionsDefinition) -> tuple[str | None, Week]:
     """(org, week) of a partition key; org is None for plain weekly keys (the configured single org)."""
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
         dims = partitions_def.get_partition_key_from_str(key).keys_by_dimension
-        return dims[ORG], parse_week(dims[WEEK])
-    return None, parse_week(key)
+        return dims[ORG], Week.parse(dims[WEEK])
+    return None, Week.parse(key)
 
 
-def partition_key_for(org_id: str, week: date, partitions_def: dg.PartitionsDefinition) -> str:
+def partition_key_for(org_id: str, week: Week, partitions_def: dg.PartitionsDefinition) -> str:
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return str(dg.MultiPartitionKey({ORG: org_id, WEEK: f"{week:%Y-%m-%d}"}))
-    return f"{week:%Y-%m-%d}"
+        return str(dg.MultiPartitionKey({ORG: org_id, WEEK: week.key}))
+    return week.key

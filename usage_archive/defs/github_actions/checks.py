@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import (
     latest_materialization_metadata,
@@ -15,10 +16,10 @@ from usage_archive.dagster_helpers import (
     run_partition_keys,
 )
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
-from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
+from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
-from usage_archive.github_actions.week import archive_key
+from usage_archive.periods import Week
 from usage_archive.resources.archive_store import ArchiveStoreResource
 
 EVERY_RUN_HAS_ITS_JOBS = "every_run_has_its_jobs"
@@ -27,7 +28,7 @@ NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
 
 def check_weeks(context: dg.AssetCheckExecutionContext) -> list[str]:
     """The weeks this check run covers."""
-    return run_partition_keys(context, github_actions_weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
+    return run_partition_keys(context, weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
 
 
 def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | None:
@@ -45,24 +46,33 @@ def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | N
 @dg.multi_asset_check(
     name="github_actions_workflow_runs_integrity",
     specs=[
-        dg.AssetCheckSpec(EVERY_RUN_HAS_ITS_JOBS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
-                          description="every run GitHub listed for the week has as many job rows as GitHub "
-                                      "reported jobs (no run silently dropped), and no row lacks its run"),
-        dg.AssetCheckSpec(NO_DUPLICATE_JOB_ATTEMPTS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
-                          description="no job attempt (job id) is stored twice"),
+        dg.AssetCheckSpec(
+            EVERY_RUN_HAS_ITS_JOBS,
+            asset=WORKFLOW_RUNS_KEY,
+            blocking=True,
+            partitions_def=weekly_partitions,
+            description="every run GitHub listed for the week has as many job rows as GitHub "
+            "reported jobs (no run silently dropped), and no row lacks its run",
+        ),
+        dg.AssetCheckSpec(
+            NO_DUPLICATE_JOB_ATTEMPTS,
+            asset=WORKFLOW_RUNS_KEY,
+            blocking=True,
+            partitions_def=weekly_partitions,
+            description="no job attempt (job id) is stored twice",
+        ),
     ],
 )
 def github_actions_workflow_runs_integrity(
-    context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+    context: dg.AssetCheckExecutionContext,
+    archive_store: ArchiveStoreResource,
 ) -> Iterator[dg.AssetCheckResult]:
     store = archive_store.get_store()
     missing: dict[str, list[str]] = {}
     duplicates: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int | None]] = {}
     for week in check_weeks(context):
-        key = archive_key(week)
+        key = github_workflow_runs_key(Week.parse(week))
         missing_found, duplicates_found = missing.setdefault(week, []), duplicates.setdefault(week, [])
         try:
             table, info = read_archive(store.get_bytes(key))
@@ -74,15 +84,24 @@ def github_actions_workflow_runs_integrity(
         duplicates_found += duplicate_attempt_problems(table)
         reported = _reported_jobs(context, week)
         if reported is not None and reported != table.num_rows:
-            missing_found.append(f"the materialization reported {reported} jobs, the file holds {table.num_rows}")
-        counts[week] = {"rows": table.num_rows, "reported_jobs": reported,
-                        "runs": sum(len(e["runs"]) for e in info["repositories"].values())}
+            missing_found.append(
+                f"the materialization reported {reported} jobs, the file holds {table.num_rows}"
+            )
+        counts[week] = {
+            "rows": table.num_rows,
+            "reported_jobs": reported,
+            "runs": sum(len(e["runs"]) for e in info["repositories"].values()),
+        }
     for name, by_week in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
-        log_partition_evaluations(context, asset_key=WORKFLOW_RUNS_KEY, check_name=name,
-                                  problems_by_partition=by_week)
+        log_partition_evaluations(
+            context, asset_key=WORKFLOW_RUNS_KEY, check_name=name, problems_by_partition=by_week
+        )
         problems = [f"{week}: {p}" for week, found in by_week.items() for p in found]
         yield dg.AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY, check_name=name, passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+            asset_key=WORKFLOW_RUNS_KEY,
+            check_name=name,
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(problems) or None,
             metadata={"by_week": dg.MetadataValue.json(counts), "problems": len(problems)},
         )

@@ -1,0 +1,134 @@
+"""The archive's layout: every prefix and every object key, in one place (no Dagster import).
+
+Keys are relative to the archive root (ARCHIVE_URL's bucket and prefix, or its directory):
+
+    billing-archive/<YYYY>/<MM>/<table>-<YYYY-MM>.parquet[.gz]    a month of a billing table
+    billing-archive/<YYYY>/<MM>/manifest.json                    the month's manifest, written last
+    circleci-usage-data/[<org>/]usage-data-<week>.csv             a week of CircleCI usage (an org folder only
+    circleci-usage-data/[<org>/]usage-data-<week>-hierarchical.json   when several organisations are archived)
+    github-actions-usage/workflow-runs-<week>.parquet             a week of GitHub Actions runs and jobs
+
+where <week> is `<Monday>-to-<next Monday>`. Working folders, deleted from once they have served:
+
+    circleci-usage-data/.export-jobs/<org>/<Monday>.json          a CircleCI export job a retry resumes
+    circleci-usage-data/incoming/                                 exports dropped in to be imported
+    circleci-usage-data/imported/                                 where imported exports are moved
+    github-actions-usage/.progress/<Monday>/{done,partial}/…      per-repository progress a retry resumes
+    .restores/billing-archive-<YYYY>-<MM>.json                    a month's restore request and its state
+
+Bucket lifecycle rules, IAM policies, verify, restore and the three sources all build their keys here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from usage_archive.periods import Month, Week
+
+BILLING_PREFIX = "billing-archive"
+CIRCLECI_PREFIX = "circleci-usage-data"
+GITHUB_ACTIONS_PREFIX = "github-actions-usage"
+SOURCE_PREFIXES = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX)
+
+CIRCLECI_EXPORT_JOBS_PREFIX = f"{CIRCLECI_PREFIX}/.export-jobs"
+CIRCLECI_INCOMING_PREFIX = f"{CIRCLECI_PREFIX}/incoming"
+CIRCLECI_IMPORTED_PREFIX = f"{CIRCLECI_PREFIX}/imported"
+GITHUB_PROGRESS_PREFIX = f"{GITHUB_ACTIONS_PREFIX}/.progress"
+RESTORE_RECORDS_PREFIX = ".restores"
+# What the archiver deletes once it has served (the IAM policy allows deletes there and nowhere else).
+WORKING_STATE_PREFIXES = (CIRCLECI_EXPORT_JOBS_PREFIX, CIRCLECI_INCOMING_PREFIX, GITHUB_PROGRESS_PREFIX)
+
+MANIFEST_NAME = "manifest.json"
+REJECTED_SUFFIX = ".rejected.txt"
+_BILLING_MONTH_FOLDER = re.compile(rf"^{re.escape(BILLING_PREFIX)}/(\d{{4}})/(\d{{2}})/")
+
+
+# -- billing ------------------------------------------------------------------------------------------------------
+def billing_folder(month: Month) -> str:
+    return f"{BILLING_PREFIX}/{month:%Y}/{month:%m}"
+
+
+def billing_file_key(file_stem: str, month: Month, suffix: str) -> str:
+    """`billing-archive/2026/01/credits-2026-01.parquet` (suffix `.parquet` or `.parquet.gz`)."""
+    return f"{billing_folder(month)}/{file_stem}-{month:%Y-%m}{suffix}"
+
+
+def billing_manifest_key(month: Month) -> str:
+    return f"{billing_folder(month)}/{MANIFEST_NAME}"
+
+
+def billing_month_of(key: str) -> Month | None:
+    """The month whose folder holds `key`, or None for a key outside the billing months."""
+    match = _BILLING_MONTH_FOLDER.match(key)
+    if not match:
+        return None
+    try:
+        return Month.parse(f"{match.group(1)}-{match.group(2)}")
+    except ValueError:
+        return None
+
+
+def restore_record_key(month: Month) -> str:
+    return f"{RESTORE_RECORDS_PREFIX}/{billing_folder(month).replace('/', '-')}.json"
+
+
+# -- CircleCI -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CircleCILayout:
+    """Where a week lands. One (or no) configured organisation: flat; several: a folder per organisation."""
+
+    org_ids: tuple[str, ...] = ()
+
+    @property
+    def per_org_folders(self) -> bool:
+        return len(self.org_ids) > 1
+
+    def folder(self, org_id: str) -> str:
+        return f"{CIRCLECI_PREFIX}/{org_id}" if self.per_org_folders else CIRCLECI_PREFIX
+
+    def stem(self, org_id: str, week: Week) -> str:
+        return f"{self.folder(org_id)}/usage-data-{week.label}"
+
+    def csv_key(self, org_id: str, week: Week) -> str:
+        return f"{self.stem(org_id, week)}.csv"
+
+    def json_key(self, org_id: str, week: Week) -> str:
+        return f"{self.stem(org_id, week)}-hierarchical.json"
+
+    def accepts(self, org_id: str) -> bool:
+        return not self.org_ids or org_id in self.org_ids
+
+
+def circleci_export_job_key(org_id: str, week: Week) -> str:
+    return f"{CIRCLECI_EXPORT_JOBS_PREFIX}/{org_id}/{week.key}.json"
+
+
+def circleci_incoming_key(name: str) -> str:
+    return f"{CIRCLECI_INCOMING_PREFIX}/{name}"
+
+
+def circleci_imported_key(name: str) -> str:
+    return f"{CIRCLECI_IMPORTED_PREFIX}/{name}"
+
+
+def rejection_note_key(key: str) -> str:
+    """The note beside an incoming file that could not be imported."""
+    return key + REJECTED_SUFFIX
+
+
+# -- GitHub Actions -----------------------------------------------------------------------------------------------
+def github_workflow_runs_key(week: Week) -> str:
+    """`github-actions-usage/workflow-runs-<Monday>-to-<next Monday>.parquet`."""
+    return f"{GITHUB_ACTIONS_PREFIX}/workflow-runs-{week.label}.parquet"
+
+
+def github_progress_folder(week: Week) -> str:
+    """Where a week's per-repository progress lives until the week's file is stored (ends with '/')."""
+    return f"{GITHUB_PROGRESS_PREFIX}/{week.key}/"
+
+
+def github_progress_key(week: Week, repository: str, *, partial: bool = False) -> str:
+    """A finished repository's progress (`done/`), or a repository part-way through its runs (`partial/`)."""
+    owner, name = repository.split("/", 1)
+    return f"{github_progress_folder(week)}{'partial' if partial else 'done'}/{owner}/{name}.parquet"

@@ -1,0 +1,99 @@
+"""The one reader of the environment: defaults, parsing, and errors that name every bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from usage_archive.periods import Month, Week
+from usage_archive.settings import (
+    DEFAULT_ARCHIVE_URL,
+    DEFAULT_START_WEEK,
+    Settings,
+    SettingsError,
+    parse_org_ids,
+    secret_settings,
+)
+
+
+def test_an_empty_environment_gives_local_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.archive_url == DEFAULT_ARCHIVE_URL == ".archive"  # relative: the working directory's
+    assert settings.storage_class == "INTELLIGENT_TIERING"
+    assert settings.billing_start_month == Month.parse("2024-01")
+    assert settings.start_week == DEFAULT_START_WEEK == Week.parse("2025-01-06")
+    assert settings.billing_database_url is None
+    assert settings.given == frozenset()
+
+
+def test_values_are_parsed_and_blank_ones_count_as_unset() -> None:
+    settings = Settings.from_env(
+        {
+            "ARCHIVE_URL": " s3://bucket/prod ",
+            "ARCHIVE_STORAGE_CLASS": "standard_ia",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "BILLING_ARCHIVE_START_MONTH": "2025-03",
+            "USAGE_ARCHIVE_START_WEEK": "2025-06-02",
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+            "CIRCLECI_TOKEN": "   ",
+        }
+    )
+    assert settings.archive_url == "s3://bucket/prod"
+    assert settings.storage_class == "STANDARD_IA"
+    assert settings.aws_region == "eu-west-1"
+    assert settings.billing_start_month == Month.parse("2025-03")
+    assert settings.start_week == Week.parse("2025-06-02")
+    assert settings.github_api_url == "https://ghe.example.com/api/v3"
+    assert settings.circleci_token is None
+    assert not settings.is_set("CIRCLECI_TOKEN")
+
+
+def test_the_older_circleci_start_week_name_still_works() -> None:
+    assert Settings.from_env({"CIRCLECI_START_WEEK": "2025-03-03"}).start_week == Week.parse("2025-03-03")
+    both = {"CIRCLECI_START_WEEK": "2025-03-03", "USAGE_ARCHIVE_START_WEEK": "2025-02-03"}
+    assert Settings.from_env(both).start_week == Week.parse("2025-02-03")
+
+
+def test_every_bad_variable_is_named_at_once_without_secret_values() -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(
+            {
+                "USAGE_ARCHIVE_START_WEEK": "2025-01-07",
+                "ARCHIVE_STORAGE_CLASS": "FAST",
+                "ARCHIVE_USAGE_EXPIRE_DAYS": "a year",
+                "ALERT_WEBHOOK_URL": "hooks.example.com/T0/s3cr3t",
+                "ARCHIVE_URL": "ftp://host/x",
+            }
+        )
+    message = str(excinfo.value)
+    assert "USAGE_ARCHIVE_START_WEEK: week '2025-01-07' is a Tuesday" in message
+    assert "ARCHIVE_STORAGE_CLASS='FAST' is not an S3 storage class" in message
+    assert "ARCHIVE_USAGE_EXPIRE_DAYS='a year' is not a whole number of days" in message
+    assert "ALERT_WEBHOOK_URL=(secret) is not an http(s):// URL" in message
+    assert "ARCHIVE_URL='ftp://host/x'" in message
+    assert "s3cr3t" not in message
+
+
+def test_organisation_ids_are_checked_where_they_are_used() -> None:
+    settings = Settings.from_env({"CIRCLECI_ORG_ID": "org-a, org-b,org-a,"})
+    assert settings.circleci_org_ids() == ("org-a", "org-b")
+    malformed = Settings.from_env({"CIRCLECI_ORG_ID": "org a"})  # loads: only CircleCI runs need it
+    with pytest.raises(
+        SettingsError, match="CIRCLECI_ORG_ID contains 'org a', which is not an organisation id"
+    ):
+        malformed.circleci_org_ids()
+    assert parse_org_ids(None) == ()
+
+
+def test_bucket_policy_values_have_defaults_and_take_the_variables() -> None:
+    values = Settings.from_env(
+        {"ARCHIVE_OBJECT_LOCK_DAYS": "30", "ARCHIVE_BUCKET_SKIP": "Public-Access-Block"}
+    ).bucket_policy_values()
+    assert values["object_lock_days"] == 30
+    assert values["billing_expire_days"] == 3650
+    assert values["skip"] == ("public_access_block",)
+    assert values["object_lock_mode"] == "COMPLIANCE"
+
+
+def test_secret_settings_lists_only_the_secrets_that_are_set() -> None:
+    env = {"GITHUB_TOKEN": "ghp_x", "GITHUB_API_URL": "https://api.github.com", "CIRCLECI_TOKEN": ""}
+    assert secret_settings(env) == {"GITHUB_TOKEN": "ghp_x"}

@@ -12,7 +12,7 @@ from datetime import date
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
+from usage_archive.dagster_helpers import check_result, latest_materialization_metadata
 from usage_archive.defs.billing.assets import MANIFEST_KEY, table_key
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec
@@ -20,7 +20,7 @@ from usage_archive.export.catalog import quote_qualified
 from usage_archive.export.manifest import ManifestError, file_entry
 from usage_archive.export.month import month_filter_sql, parse_period, read_manifest
 from usage_archive.export.snapshot import open_snapshot
-from usage_archive.export.verify import CHECKSUM_PROBLEMS, ROW_PROBLEMS, FileVerification, verify_file
+from usage_archive.export.verify import CHECKSUM_FINDINGS, ROW_FINDINGS, FileVerification, verify_file
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
@@ -30,9 +30,9 @@ LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 
 
-def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
-    """The months this check run covers."""
-    return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
+def check_periods(context: dg.AssetCheckExecutionContext) -> list[date]:
+    """The months this check run covers: one partition, or a range backfilled in one run."""
+    return [parse_period(k) for k in context.partition_keys]
 
 
 def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: date) -> int | None:
@@ -67,7 +67,7 @@ def build_billing_checks(
         context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        periods = check_periods(context, partitions_def)
+        periods = check_periods(context)
         verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
             s.asset_name: [] for s in specs}
         manifest_problems: list[str] = []
@@ -98,8 +98,8 @@ def build_billing_checks(
                     rows_problems.append(f"{month}: not in the manifest")
                     checksum_problems.append(f"{month}: not in the manifest")
                     continue
-                rows_problems += [f"{month}: {p}" for p in verification.problems_of(*ROW_PROBLEMS)]
-                checksum_problems += [f"{month}: {p}" for p in verification.problems_of(*CHECKSUM_PROBLEMS)]
+                rows_problems += [f"{month}: {p}" for p in verification.problems_of(ROW_FINDINGS)]
+                checksum_problems += [f"{month}: {p}" for p in verification.problems_of(CHECKSUM_FINDINGS)]
                 if exported is not None and exported != verification.expected_records:
                     rows_problems.append(f"{month}: the export reported {exported} rows, the manifest says "
                                          f"{verification.expected_records}")
@@ -109,14 +109,10 @@ def build_billing_checks(
                                         "storage_class": verification.storage_class}
             for name, problems, meta in ((ROW_COUNT, rows_problems, rows_meta),
                                          (CHECKSUM, checksum_problems, checksum_meta)):
-                yield dg.AssetCheckResult(
-                    asset_key=table_key(spec), check_name=name, passed=not problems,
-                    severity=dg.AssetCheckSeverity.ERROR, description="; ".join(problems) or None,
-                    metadata={"by_period": dg.MetadataValue.json(meta), "problems": len(problems)},
-                )
-        yield dg.AssetCheckResult(
-            asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE, passed=not manifest_problems,
-            severity=dg.AssetCheckSeverity.ERROR, description="; ".join(manifest_problems) or None,
+                yield check_result(table_key(spec), name, problems,
+                                   metadata={"by_period": dg.MetadataValue.json(meta)})
+        yield check_result(
+            MANIFEST_KEY, LISTS_EVERY_TABLE, manifest_problems,
             metadata={"expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
                       "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods])},
         )
@@ -133,7 +129,7 @@ def build_billing_checks(
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        periods = check_periods(context, partitions_def)
+        periods = check_periods(context)
         counts: dict[str, dict[str, dict[str, int | None]]] = {s.asset_name: {} for s in monthly}
         error = None
         try:
@@ -150,14 +146,11 @@ def build_billing_checks(
         except Exception as exc:  # a warning check: report, never fail the run
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
-            drifted = {m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]}
-            yield dg.AssetCheckResult(
-                asset_key=table_key(spec), check_name=SOURCE_DRIFT, passed=error is None and not drifted,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=error or ("; ".join(f"{m}: archived {c['archived']}, database now has "
-                                                 f"{c['in_database_now']}" for m, c in drifted.items()) or None),
-                metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])},
-            )
+            problems = [error] if error else [
+                f"{month}: archived {c['archived']}, database now has {c['in_database_now']}"
+                for month, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]]
+            yield check_result(table_key(spec), SOURCE_DRIFT, problems, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])})
 
     return [billing_archive_integrity, billing_source_drift]
 

@@ -15,6 +15,7 @@ from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.api import CircleCIError, ExportNotReady, ExportWindowError, RateLimited
 from usage_archive.circleci.columns import UsageExportFormatError
 from usage_archive.circleci.weekly import ArchiveLayout, WeekCsv, WeekJson, archive_week_json, fetch_week_csv
+from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
     circleci_weekly_partitions,
@@ -29,10 +30,6 @@ USAGE_JSON = dg.AssetKey(["circleci", "usage_hierarchical_json"])
 EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError)
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
-
-
-def _failure(exc: Exception) -> dg.Failure:
-    return dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=isinstance(exc, RETRYABLE))
 
 
 def _decimal_json(credits: dict[str, Decimal]) -> dg.MetadataValue:
@@ -86,7 +83,7 @@ def build_circleci_assets(
                 context.log.info(f"archiving CircleCI usage of {org} for the week of {week} into {store.uri()}")
                 weeks.append((key, fetch_week_csv(store, client, org, week, layout, log=context.log.info)))
         except EXPECTED_ERRORS as exc:
-            raise _failure(exc) from None
+            raise as_failure(exc, RETRYABLE) from None
         return dg.MaterializeResult(metadata=_csv_metadata(weeks, store.uri(weeks[-1][1].key)))
 
     @dg.asset(
@@ -108,7 +105,7 @@ def build_circleci_assets(
                 results.append((key, archive_week_json(store, layout, csv_org, week)))
                 context.log.info(f"stored {store.uri(results[-1][1].key)}")
         except EXPECTED_ERRORS as exc:
-            raise _failure(exc) from None
+            raise as_failure(exc, RETRYABLE) from None
         last = results[-1][1]
         metadata: dict[str, object] = {
             "dagster/row_count": sum(r.hierarchy.jobs for _, r in results),

@@ -10,7 +10,7 @@ import dagster as dg
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
 from usage_archive.circleci.weekly import ArchiveLayout
-from usage_archive.dagster_helpers import run_partition_keys
+from usage_archive.dagster_helpers import check_result
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
@@ -43,7 +43,7 @@ def build_circleci_checks(
         job_problems: list[str] = []
         credit_problems: list[str] = []
         counts: dict[str, dict[str, int]] = {}
-        for key in run_partition_keys(context, partitions_def, "a week"):
+        for key in context.partition_keys:  # one week, or a range backfilled in one run
             org, week = split_partition_key(key, partitions_def)
             org = org or (layout.org_ids[0] if layout.org_ids else "")
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
@@ -61,14 +61,9 @@ def build_circleci_checks(
             job_problems += [f"{key}: {p}" for p in jobs]
             credit_problems += [f"{key}: {p}" for p in credits]
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
-        yield dg.AssetCheckResult(
-            check_name=JOB_COUNT, asset_key=USAGE_JSON, passed=not job_problems,
-            description="; ".join(job_problems)[:2000] or None, metadata={"by_partition": dg.MetadataValue.json(counts)},
-        )
-        yield dg.AssetCheckResult(
-            check_name=CREDIT_TOTALS, asset_key=USAGE_JSON, passed=not credit_problems,
-            description="; ".join(credit_problems)[:2000] or None, metadata={"problems": len(credit_problems)},
-        )
+        yield check_result(USAGE_JSON, JOB_COUNT, job_problems,
+                           metadata={"by_partition": dg.MetadataValue.json(counts)})
+        yield check_result(USAGE_JSON, CREDIT_TOTALS, credit_problems)
 
     csv_spec = dg.AssetCheckSpec(
         READABLE_EXPORT, asset=USAGE_CSV, blocking=True, partitions_def=partitions_def,
@@ -80,7 +75,7 @@ def build_circleci_checks(
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         problems: list[str] = []
-        for key in run_partition_keys(context, partitions_def, "a week"):
+        for key in context.partition_keys:
             org, week = split_partition_key(key, partitions_def)
             csv_key = layout.csv_key(org or (layout.org_ids[0] if layout.org_ids else ""), week)
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
@@ -91,8 +86,7 @@ def build_circleci_checks(
                     problems.append(f"{key}: {exc}")
                     continue
                 problems += [f"{key}: {p}" for p in csv_problems(path, csv_key)]
-        yield dg.AssetCheckResult(check_name=READABLE_EXPORT, asset_key=USAGE_CSV, passed=not problems,
-                                  description="; ".join(problems)[:2000] or None)
+        yield check_result(USAGE_CSV, READABLE_EXPORT, problems)
 
     return [circleci_usage_integrity, circleci_usage_csv_readable]
 

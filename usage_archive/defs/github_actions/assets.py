@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
 from usage_archive.github_actions.collect import WeekCollection, collect_week, store_week
@@ -72,8 +73,7 @@ def workflow_runs(
             client.close()
     except EXPECTED_ERRORS as exc:
         # A rate limit may clear: such a failure can be retried and resumes; the others need a fix first.
-        raise dg.Failure(description=f"{type(exc).__name__}: {exc}",
-                         allow_retries=isinstance(exc, GitHubRateLimitError)) from None
+        raise as_failure(exc, retryable=(GitHubRateLimitError,)) from None
 
     collection, summary = weeks[-1]
     metadata = summary_metadata(summary)

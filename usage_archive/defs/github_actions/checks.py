@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.dagster_helpers import latest_materialization_metadata, run_partition_keys
+from usage_archive.dagster_helpers import check_result, latest_materialization_metadata
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
 from usage_archive.defs.github_actions.partitions import github_actions_weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
@@ -19,11 +19,6 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 
 EVERY_RUN_HAS_ITS_JOBS = "every_run_has_its_jobs"
 NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
-
-
-def check_weeks(context: dg.AssetCheckExecutionContext) -> list[str]:
-    """The weeks this check run covers."""
-    return run_partition_keys(context, github_actions_weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
 
 
 def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | None:
@@ -57,7 +52,7 @@ def github_actions_workflow_runs_integrity(
     missing: list[str] = []
     duplicates: list[str] = []
     counts: dict[str, dict[str, int | None]] = {}
-    for week in check_weeks(context):
+    for week in context.partition_keys:  # one week, or a range backfilled in one run
         key = archive_key(week)
         try:
             table, info = read_archive(store.get_bytes(key))
@@ -73,11 +68,7 @@ def github_actions_workflow_runs_integrity(
         counts[week] = {"rows": table.num_rows, "reported_jobs": reported,
                         "runs": sum(len(e["runs"]) for e in info["repositories"].values())}
     for name, problems in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
-        yield dg.AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY, check_name=name, passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(problems) or None,
-            metadata={"by_week": dg.MetadataValue.json(counts), "problems": len(problems)},
-        )
+        yield check_result(WORKFLOW_RUNS_KEY, name, problems, metadata={"by_week": dg.MetadataValue.json(counts)})
 
 
 github_actions_verify_job = dg.define_asset_job(

@@ -40,6 +40,7 @@ class StoredObject:
     version_id: str | None = None
     restore: str | None = None  # S3's x-amz-restore header: 'ongoing-request="true"' or '… expiry-date=…'
     metadata: dict[str, str] = field(default_factory=dict)
+    modified: float | None = None  # when the object was last written (POSIX seconds), as listed
 
     @property
     def needs_restore(self) -> bool:
@@ -163,7 +164,8 @@ class LocalArchiveStore:
                 continue
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
-                yield StoredObject(key=key, bytes=path.stat().st_size, storage_class="LOCAL")
+                stat = path.stat()
+                yield StoredObject(key=key, bytes=stat.st_size, storage_class="LOCAL", modified=stat.st_mtime)
 
     def copy(self, src: str, dst: str) -> StoredObject:
         source = self._path(src)
@@ -313,7 +315,8 @@ class S3ArchiveStore:
         for page in pages:
             for item in page.get("Contents", []):
                 yield StoredObject(key=self._relative(item["Key"]), bytes=item["Size"],
-                                   storage_class=item.get("StorageClass") or "STANDARD")
+                                   storage_class=item.get("StorageClass") or "STANDARD",
+                                   modified=item["LastModified"].timestamp())
 
     def copy(self, src: str, dst: str) -> StoredObject:
         # Through a local file rather than CopyObject: the new object gets the same SHA-256 checksum, encryption

@@ -1,7 +1,7 @@
 """Import of existing exports: a `.csv` or `.csv.gz` usage export put under `circleci-usage-data/incoming/`
 (for instance one downloaded from CircleCI's web app) is archived as the week(s) it covers and moved to
 `circleci-usage-data/imported/`. A file that is not a usage export is left in place with a
-`<name>.rejected.txt` note next to it that says why. No Dagster import: the sensor and the demo call this.
+`<name>.rejected.txt` note next to it that says why. No Dagster import: the import job and the demo call this.
 
 Rows go to the week of their JOB_RUN_DATE (Monday-based, UTC). When a week is already archived, the imported
 rows are merged into it, and a job already present (same JOB_ID) is not added twice, so importing the same

@@ -31,6 +31,16 @@ EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, Arc
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
 
+# The JSON follows every new CSV, of any week (eager() alone would only look at the latest one): a CSV stored
+# by a run that did not also build the JSON (the UI, a CSV-only backfill, an import run). eager() already
+# ignores CSVs from runs that targeted the JSON too (the weekly job), waits while a CSV run is in progress, and
+# requests each new CSV once. A CSV whose blocking check failed is not followed, as in a run of both assets.
+JSON_FOLLOWS_CSV = (
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    & ~dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True))
+).with_label("json_follows_csv")
+
 
 def _decimal_json(credits: dict[str, Decimal]) -> dg.MetadataValue:
     # Strings keep the exact digits; a float would not.
@@ -88,7 +98,7 @@ def build_circleci_assets(
 
     @dg.asset(
         key=USAGE_JSON, group_name=GROUP, partitions_def=partitions_def, backfill_policy=backfill, deps=[USAGE_CSV],
-        kinds={"json"},
+        kinds={"json"}, automation_condition=JSON_FOLLOWS_CSV,
         description="The week's usage as pipelines → workflows → jobs with project, trigger, timestamps, status, "
                     "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
                     "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",

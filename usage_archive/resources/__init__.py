@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
-from usage_archive.resources.archive_store import DEFAULT_ARCHIVE_DIR, ArchiveStoreResource
+from usage_archive.resources.archive_store import DEFAULT_ARCHIVE_DIR, ArchiveStoreResource, S3ClientResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
 
@@ -24,7 +23,7 @@ def build_archive_store() -> ArchiveStoreResource:
     return ArchiveStoreResource(
         url=env_or_default("ARCHIVE_URL", DEFAULT_ARCHIVE_DIR),
         storage_class=env_or_default("ARCHIVE_STORAGE_CLASS", "INTELLIGENT_TIERING"),
-        s3=S3Resource(region_name=env_or_default("AWS_REGION", None) or env_or_default("AWS_DEFAULT_REGION", None)),
+        s3=S3ClientResource(region_name=env_or_default("AWS_REGION", None) or env_or_default("AWS_DEFAULT_REGION", None)),
     )
 
 

@@ -14,7 +14,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -31,8 +30,7 @@ def cli_env(billing_db: str, moto_endpoint: str, s3_bucket: str, tmp_path) -> di
 
 
 def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_client, s3_bucket) -> None:
-    done = _run(["asset", "materialize", "--select", "group:billing", "--partition", "2026-09-01",
-                 "--config-json", IN_PROCESS], cli_env)
+    done = _run(["asset", "materialize", "--select", "group:billing", "--partition", "2026-09-01"], cli_env)
     assert done.returncode == 0, done.stderr[-3000:]
     prefix = "ci/billing-archive/2026/09/"
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]}
@@ -45,10 +43,8 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
     manifest["files"][5]["records"] += 7
     s3_client.put_object(Bucket=s3_bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
 
-    run_config = Path(cli_env["DAGSTER_HOME"]) / "in_process.json"
-    run_config.write_text(IN_PROCESS)
     verify = _run(["job", "execute", "-j", "billing_archive_verify", "--tags",
-                   json.dumps({"dagster/partition": "2026-09-01"}), "--config", str(run_config)], cli_env)
+                   json.dumps({"dagster/partition": "2026-09-01"})], cli_env)
     assert verify.returncode != 0
     output = verify.stdout + verify.stderr
     assert "credits-2026-09.parquet is missing" in output
@@ -58,7 +54,7 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
 
 def test_cli_backfills_a_range_of_months(cli_env, s3_client, s3_bucket) -> None:
     done = _run(["asset", "materialize", "--select", "group:billing", "--partition-range",
-                 "2026-08-01...2026-09-01", "--config-json", IN_PROCESS], cli_env)
+                 "2026-08-01...2026-09-01"], cli_env)
     assert done.returncode == 0, done.stderr[-3000:]
     for month in ("08", "09"):
         body = s3_client.get_object(Bucket=s3_bucket, Key=f"ci/billing-archive/2026/{month}/manifest.json")["Body"]

@@ -3,7 +3,6 @@ the moto S3 server (one subprocess run, slow)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path) -> None:
@@ -30,7 +28,7 @@ def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket,
     week = f"{LAST_WEEK:%Y-%m-%d}"
     done = subprocess.run(
         [DAGSTER, "asset", "materialize", "-m", "usage_archive.definitions", "--select",
-         "circleci/usage_csv,circleci/usage_hierarchical_json", "--partition", week, "--config-json", IN_PROCESS],
+         "circleci/usage_csv,circleci/usage_hierarchical_json", "--partition", week],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="ci/circleci-usage-data/")["Contents"]}

@@ -7,7 +7,6 @@ import gzip
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from usage_archive.archive.store import LocalArchiveStore, S3ArchiveStore
 from usage_archive.circleci.incoming import IMPORTED_PREFIX, INCOMING_PREFIX, NotAUsageExport, import_export
@@ -19,7 +18,7 @@ from usage_archive.defs.circleci.jobs import build_import_job
 from usage_archive.defs.circleci.partitions import build_partitions, circleci_weekly_partitions
 from usage_archive.defs.circleci.schedules import build_weekly_schedule, circleci_weekly_usage_job
 from usage_archive.defs.circleci.sensors import build_incoming_sensor, circleci_automation
-from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
 from usage_archive.resources.circleci import CircleCIResource
 from usage_archive_tests.fakes.circleci_api import LAST_WEEK, usage_resources
 
@@ -50,7 +49,7 @@ def csv_materializations(instance: dg.DagsterInstance, run_id: str) -> list[str]
 
 def test_a_dropped_file_becomes_an_import_run_with_its_own_log(moto_endpoint, s3_bucket, s3_client, tmp_path):
     store = S3ArchiveStore(s3_client, s3_bucket, "root")
-    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3Resource(endpoint_url=moto_endpoint))
+    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint))
     store.put_file(f"{INCOMING_PREFIX}usage-from-web-app.csv.gz",
                    write_export(tmp_path / "web-app.csv.gz", sample_rows(200, org_id="org-a", weeks=WEEKS)))
     store.put_bytes(f"{INCOMING_PREFIX}notes.csv", b"name,amount\nfoo,1\n")
@@ -204,7 +203,7 @@ def test_json_follows_a_csv_stored_without_it(usage_api, moto_endpoint, s3_bucke
 
 
 def test_json_follows_an_imported_export(moto_endpoint, s3_bucket, s3_client, tmp_path):
-    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3Resource(endpoint_url=moto_endpoint))
+    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint))
     defs = automation_defs({"archive_store": archive, "circleci": CircleCIResource()})  # the API is not called
     instance = dg.DagsterInstance.ephemeral()
     ticks = Ticks(defs, instance)

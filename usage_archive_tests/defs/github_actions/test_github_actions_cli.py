@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,7 +19,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 @pytest.fixture
@@ -41,7 +39,7 @@ def test_cli_materializes_a_partition_range_and_checks_it(served: FakeGitHub, mo
            "USAGE_ARCHIVE_REPOSITORIES": str(repositories)}
     done = subprocess.run(
         [DAGSTER, "asset", "materialize", "-m", "usage_archive.definitions", "--select", "group:github_actions",
-         "--partition-range", "2025-12-29...2026-01-05", "--config-json", IN_PROCESS],
+         "--partition-range", "2025-12-29...2026-01-05"],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert TOKEN not in done.stdout + done.stderr

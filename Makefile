@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint dev bench bench-billing bench-circleci clean
+.PHONY: setup demo test test-fast lint dev bench bench-billing bench-circleci bench-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ dev: setup
 	BILLING_DATABASE_URL=$${BILLING_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/usage_archive_demo} \
 	$(BIN)/dagster dev -m usage_archive.definitions
 
-bench: bench-billing bench-circleci
+bench: bench-billing bench-circleci bench-e2e
 
 bench-billing: setup
 	$(BIN)/python bench/bench_billing.py
@@ -41,5 +41,9 @@ bench-billing: setup
 bench-circleci: setup
 	$(BIN)/python bench/bench_circleci.py
 
+# One billing month (1M rows) through `dagster asset materialize`, against pandas read_sql + to_parquet.
+bench-e2e: setup
+	$(BIN)/python bench/bench_e2e.py
+
 clean:
-	rm -rf .archive .dagster_home bench/.out .pytest_cache .ruff_cache
+	rm -rf .archive .dagster_home .tmp_dagster_home_* bench/.out .pytest_cache .ruff_cache

@@ -59,3 +59,40 @@ def test_cli_backfills_a_range_of_months(cli_env, s3_client, s3_bucket) -> None:
     for month in ("08", "09"):
         body = s3_client.get_object(Bucket=s3_bucket, Key=f"ci/billing-archive/2026/{month}/manifest.json")["Body"]
         assert json.loads(body.read())["period"] == f"2026-{month}"
+
+
+# ---- from the project root with no DAGSTER_HOME: the root dagster.yaml, a temporary instance ----
+
+@pytest.fixture
+def root_env(billing_db: str, tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    return {**env, "BILLING_DATABASE_URL": billing_db, "ARCHIVE_URL": str(tmp_path / "archive")}
+
+
+def _instance_folders() -> set[Path]:
+    return set(PROJECT.glob(".tmp_dagster_home_*"))
+
+
+def _assert_month_archived_and_checked(done: subprocess.CompletedProcess[str], archive: Path, month: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert (archive / f"billing-archive/2026/{month}/manifest.json").is_file()
+    assert "Asset check 'row_count_matches_manifest' on 'billing/credits' passed" in output
+
+
+def test_asset_materialize_from_the_project_root_needs_no_dagster_home(root_env, tmp_path) -> None:
+    before = _instance_folders()
+    done = subprocess.run([DAGSTER, "asset", "materialize", "-m", "usage_archive.definitions", "--select",
+                           "group:billing", "--partition", "2026-09-01"],
+                          cwd=PROJECT, env=root_env, capture_output=True, text=True, timeout=240)
+    _assert_month_archived_and_checked(done, tmp_path / "archive", "09")
+    # The run was kept in a temporary instance under the project root (configured by its dagster.yaml),
+    # removed when the command ended.
+    assert _instance_folders() == before
+
+
+def test_dg_launch_works_like_asset_materialize(root_env, tmp_path) -> None:
+    dg_cli = str(Path(sys.executable).with_name("dg"))
+    done = subprocess.run([dg_cli, "launch", "--assets", "group:billing", "--partition", "2026-08-01"],
+                          cwd=PROJECT, env=root_env, capture_output=True, text=True, timeout=240)
+    _assert_month_archived_and_checked(done, tmp_path / "archive", "08")

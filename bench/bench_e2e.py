@@ -37,8 +37,14 @@ STEP = "billing_month_archive"
 # Rows the demo data script writes per month for each unit of its `scale` (credit_checks 1, charges and
 # llm_usage_logs 1/5, credits 1/100, google_play_purchases 1/250, admin_audit_logs 1/500).
 ROWS_PER_SCALE = 1 + 1 / 5 + 1 / 5 + 1 / 100 + 1 / 250 + 1 / 500
-MONTHLY_TABLES = ("credits", "charges", "google_play_purchases", "llm_usage_logs", "admin_audit_logs",
-                  "credit_checks")
+MONTHLY_TABLES = (
+    "credits",
+    "charges",
+    "google_play_purchases",
+    "llm_usage_logs",
+    "admin_audit_logs",
+    "credit_checks",
+)
 
 
 def month_rows(url: str, month: date) -> int:
@@ -55,8 +61,11 @@ def month_rows(url: str, month: date) -> int:
             cur.execute("SELECT to_regclass(%s)", (table,))
             if cur.fetchone()[0] is None:
                 return -1
-            cur.execute(f"SELECT count(*) FROM {table} WHERE created_at >= %s::timestamptz "
-                        "AND created_at < %s::timestamptz + interval '1 month'", (start, start))
+            cur.execute(
+                f"SELECT count(*) FROM {table} WHERE created_at >= %s::timestamptz "
+                "AND created_at < %s::timestamptz + interval '1 month'",
+                (start, start),
+            )
             total += cur.fetchone()[0]
     conn.close()
     return total
@@ -73,7 +82,9 @@ def prepare(rows: int) -> tuple[str, int]:
     expected = scale + 2 * (scale // 5) + scale // 100 + scale // 250 + scale // 500
     found = month_rows(url, MONTH)
     if found != expected:
-        print(f"generating a {expected:,}-row month in {DATABASE} (once; kept for the next run) …", flush=True)
+        print(
+            f"generating a {expected:,}-row month in {DATABASE} (once; kept for the next run) …", flush=True
+        )
         postgres.create_database(DATABASE)
         load_billing_schema(url)
         load_billing_rows(url, last_month=MONTH, months=1, scale=scale)
@@ -89,8 +100,10 @@ def seed_method(url: str, month: date, out: Path) -> None:
     import psycopg2
 
     start = f"'{month:%Y-%m-01} 00:00:00+00'::timestamptz"
-    queries = {t: f"SELECT * FROM {t} WHERE created_at >= {start} AND created_at < {start} + interval '1 month'"
-               for t in MONTHLY_TABLES}
+    queries = {
+        t: f"SELECT * FROM {t} WHERE created_at >= {start} AND created_at < {start} + interval '1 month'"
+        for t in MONTHLY_TABLES
+    }
     queries["accounts"] = "SELECT * FROM accounts"
     with psycopg2.connect(url) as conn:
         for table, query in queries.items():
@@ -103,13 +116,18 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subpro
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])} … failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        sys.exit(
+            f"{' '.join(cmd[:4])} … failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        )
     return seconds, done
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DAGSTER_HOME", "ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL")
+    }
     return {**env, **extra}
 
 
@@ -120,8 +138,21 @@ def run_ours(url: str, month: date, work: Path) -> tuple[float, float]:
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's local instance settings
     env = clean_env(DAGSTER_HOME=str(home), BILLING_DATABASE_URL=url, ARCHIVE_URL=str(work / "archive"))
     dagster = str(Path(sys.executable).with_name("dagster"))
-    seconds, _ = timed([dagster, "asset", "materialize", "-m", "usage_archive.definitions", "--select",
-                        "group:billing", "--partition", f"{month:%Y-%m-01}"], env, ROOT)
+    seconds, _ = timed(
+        [
+            dagster,
+            "asset",
+            "materialize",
+            "-m",
+            "usage_archive.definitions",
+            "--select",
+            "group:billing",
+            "--partition",
+            f"{month:%Y-%m-01}",
+        ],
+        env,
+        ROOT,
+    )
     return seconds, step_seconds(home)
 
 
@@ -141,21 +172,28 @@ def step_seconds(home: Path) -> float:
 def run_seed(url: str, month: date, work: Path) -> float:
     out = work / "seed"
     out.mkdir()
-    seconds, _ = timed([sys.executable, __file__, "--seed", "--url", url, "--month", month.isoformat(),
-                        "--out", str(out)], clean_env(), ROOT)
+    seconds, _ = timed(
+        [sys.executable, __file__, "--seed", "--url", url, "--month", month.isoformat(), "--out", str(out)],
+        clean_env(),
+        ROOT,
+    )
     return seconds
 
 
 def cold_import() -> float:
-    code = ("import time; started = time.perf_counter(); import usage_archive.definitions; "
-            "print(time.perf_counter() - started)")
+    code = (
+        "import time; started = time.perf_counter(); import usage_archive.definitions; "
+        "print(time.perf_counter() - started)"
+    )
     _, done = timed([sys.executable, "-c", code], clean_env(), ROOT)
     return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated month (all tables)")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows of the generated month (all tables)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours and of the import (median kept)")
     parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -195,11 +233,19 @@ def main() -> None:
     }
     print(f"seed / ours = {seed_s / ours_s:.2f}; overhead ours - export = {ours_s - export_s:.2f} s")
     print("targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
-    print(json.dumps({
-        "rows": rows, "ours_s": round(ours_s, 3), "seed_s": round(seed_s, 3), "export_s": round(export_s, 3),
-        "import_s": round(import_s, 3), "seed_over_ours": round(seed_s / ours_s, 2),
-        "cpu_count": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "ours_s": round(ours_s, 3),
+                "seed_s": round(seed_s, 3),
+                "export_s": round(export_s, 3),
+                "import_s": round(import_s, 3),
+                "seed_over_ours": round(seed_s / ours_s, 2),
+                "cpu_count": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

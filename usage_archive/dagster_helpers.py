@@ -38,25 +38,38 @@ def describe_problems(problems: Sequence[str], limit: int = DESCRIPTION_LIMIT) -
 def as_failure(exc: Exception, retryable: tuple[type[Exception], ...] = ()) -> dg.Failure:
     """The `dg.Failure` for an expected error: its type and message (which never hold a secret), and whether a
     retry may help (rate limits, an export not ready yet) or a fix is needed first."""
-    return dg.Failure(description=describe_problems([f"{type(exc).__name__}: {exc}"]),
-                      allow_retries=isinstance(exc, retryable))
+    return dg.Failure(
+        description=describe_problems([f"{type(exc).__name__}: {exc}"]),
+        allow_retries=isinstance(exc, retryable),
+    )
 
 
 def check_result(
-    asset_key: dg.AssetKey, check_name: str, problems: Sequence[str], *,
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR, metadata: Mapping[str, Any] | None = None,
+    asset_key: dg.AssetKey,
+    check_name: str,
+    problems: Sequence[str],
+    *,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dg.AssetCheckResult:
     """Passed when there is no problem; otherwise the problems are the description."""
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name=check_name, passed=not problems, severity=severity,
-        description=describe_problems(problems), metadata={**(metadata or {}), "problems": len(problems)},
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=not problems,
+        severity=severity,
+        description=describe_problems(problems),
+        metadata={**(metadata or {}), "problems": len(problems)},
     )
 
 
 def latest_materialization_metadata(
-    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, partition: str,
+    context: dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    partition: str,
 ) -> Mapping[str, Any] | None:
     """Metadata of the newest materialization of one partition of `key`, from the run history."""
     result = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    )
     return result.records[0].asset_materialization.metadata if result.records else None

@@ -29,10 +29,16 @@ def load_defs_package(package: ModuleType) -> dg.Definitions:
     with warnings.catch_warnings():
         for notice in DAGSTER_NOTICES:
             warnings.simplefilter("ignore", notice)
-        modules = [importlib.import_module(info.name)
-                   for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
-        bound = {id(value): value for module in modules for value in vars(module).values()
-                 if isinstance(value, dg.Definitions)}
+        modules = [
+            importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+        ]
+        bound = {
+            id(value): value
+            for module in modules
+            for value in vars(module).values()
+            if isinstance(value, dg.Definitions)
+        }
         return dg.Definitions.merge(dg.load_definitions_from_modules(modules), *bound.values())
 
 

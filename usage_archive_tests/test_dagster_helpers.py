@@ -15,7 +15,9 @@ def test_short_lists_are_joined_whole() -> None:
 
 
 def test_long_lists_stop_at_a_whole_problem_and_say_how_many_are_left_out() -> None:
-    problems = [f"2026-{m:02d}: credits-2026-{m:02d}.parquet is missing from the archive" for m in range(1, 13)] * 10
+    problems = [
+        f"2026-{m:02d}: credits-2026-{m:02d}.parquet is missing from the archive" for m in range(1, 13)
+    ] * 10
     text = describe_problems(problems)
     assert len(text) <= DESCRIPTION_LIMIT
     shown = text.split(" … and ")[0].split("; ")
@@ -44,8 +46,13 @@ def test_check_result_passes_without_problems_and_counts_them() -> None:
     assert passed.passed
     assert passed.description is None
     assert passed.metadata["problems"].value == 0
-    failed = check_result(KEY, "row_count_matches_manifest", ["p"] * 3000,
-                          severity=dg.AssetCheckSeverity.WARN, metadata={"by_period": {}})
+    failed = check_result(
+        KEY,
+        "row_count_matches_manifest",
+        ["p"] * 3000,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"by_period": {}},
+    )
     assert not failed.passed
     assert failed.severity == dg.AssetCheckSeverity.WARN
     assert failed.metadata["problems"].value == 3000

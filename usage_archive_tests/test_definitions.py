@@ -19,12 +19,24 @@ PROJECT = Path(__file__).resolve().parents[1]
 def test_every_source_and_the_ops_are_loaded_and_run_in_process() -> None:
     repository = defs.get_repository_def()
     assert {k.to_user_string().split("/")[0] for k in repository.asset_graph.get_all_asset_keys()} == {
-        "billing", "circleci", "github_actions"}
+        "billing",
+        "circleci",
+        "github_actions",
+    }
     jobs = {j.name for j in repository.get_all_jobs()}
-    assert {"billing_archive_job", "circleci_weekly_usage", "circleci_import_export", "github_actions_weekly_job",
-            "archive_verify_job"} <= jobs
-    assert {s.name for s in repository.sensor_defs} >= {"circleci_incoming_exports", "circleci_automation",
-                                                        "alert_on_run_failure", "restore_completed"}
+    assert {
+        "billing_archive_job",
+        "circleci_weekly_usage",
+        "circleci_import_export",
+        "github_actions_weekly_job",
+        "archive_verify_job",
+    } <= jobs
+    assert {s.name for s in repository.sensor_defs} >= {
+        "circleci_incoming_exports",
+        "circleci_automation",
+        "alert_on_run_failure",
+        "restore_completed",
+    }
     assert set(defs.resources) >= {"archive_store", "billing_db", "circleci", "github", "alert_webhook"}
     # Every job, the implicit one behind `dagster asset materialize` included, runs its steps in one process.
     assert {repository.get_job(name).executor_def.name for name in jobs} == {dg.in_process_executor.name}
@@ -38,7 +50,9 @@ def test_loading_the_code_location_does_not_import_the_aws_integration() -> None
 
 def test_root_dagster_yaml_is_a_local_instance_that_needs_no_settings(tmp_path: Path) -> None:
     # As `dagster dev`, `dagster asset materialize` and `dg` read it from the project root without DAGSTER_HOME.
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT))) as instance:
+    with dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT))
+    ) as instance:
         assert not instance.telemetry_enabled
         assert instance.run_retries_enabled
         assert instance.run_retries_max_retries == 2
@@ -52,6 +66,8 @@ def test_root_dagster_yaml_is_a_local_instance_that_needs_no_settings(tmp_path: 
 @pytest.mark.cli
 def test_dg_check_defs_passes() -> None:
     dg_cli = Path(sys.executable).with_name("dg")
-    done = subprocess.run([str(dg_cli), "check", "defs"], cwd=PROJECT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=PROJECT, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "All definitions loaded successfully" in done.stdout + done.stderr

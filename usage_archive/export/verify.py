@@ -68,9 +68,15 @@ class FileVerification:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "table": self.table, "key": self.key, "status": self.status, "problems": self.problems,
-            "records": self.parquet_records, "expected_records": self.expected_records,
-            "bytes": self.stored_bytes, "sha256": self.sha256, "storage_class": self.storage_class,
+            "table": self.table,
+            "key": self.key,
+            "status": self.status,
+            "problems": self.problems,
+            "records": self.parquet_records,
+            "expected_records": self.expected_records,
+            "bytes": self.stored_bytes,
+            "sha256": self.sha256,
+            "storage_class": self.storage_class,
         }
 
 
@@ -78,11 +84,18 @@ def entry_key(entry: dict[str, Any]) -> str:
     return entry.get("path") or entry["s3_key"]
 
 
-def verify_file(store: ArchiveStore, entry: dict[str, Any], workdir: str | Path | None = None) -> FileVerification:
+def verify_file(
+    store: ArchiveStore, entry: dict[str, Any], workdir: str | Path | None = None
+) -> FileVerification:
     """Check one manifest entry against the stored object: size, SHA-256, Parquet row count."""
     key = entry_key(entry)
-    result = FileVerification(table=entry["table"], key=key, expected_records=int(entry["records"]),
-                              expected_bytes=int(entry["bytes"]), expected_sha256=entry["sha256"])
+    result = FileVerification(
+        table=entry["table"],
+        key=key,
+        expected_records=int(entry["records"]),
+        expected_bytes=int(entry["bytes"]),
+        expected_sha256=entry["sha256"],
+    )
     try:
         head = store.head(key)
     except ArchiveStoreError as exc:
@@ -93,7 +106,9 @@ def verify_file(store: ArchiveStore, entry: dict[str, Any], workdir: str | Path 
         return result
     result.stored_bytes, result.storage_class = head.bytes, head.storage_class
     if head.bytes != result.expected_bytes:
-        result.add(Finding.BYTES, f"{key} holds {head.bytes} bytes, the manifest says {result.expected_bytes}")
+        result.add(
+            Finding.BYTES, f"{key} holds {head.bytes} bytes, the manifest says {result.expected_bytes}"
+        )
     if head.needs_restore:
         result.needs_restore = True  # size known; content cannot be read until restored
         return result
@@ -106,14 +121,21 @@ def verify_file(store: ArchiveStore, entry: dict[str, Any], workdir: str | Path 
             return result
         result.sha256 = sha256_file(local)
         if result.sha256 != result.expected_sha256:
-            result.add(Finding.SHA256, f"{key} SHA-256 {result.sha256[:16]}… differs from the manifest's "
-                                           f"{result.expected_sha256[:16]}…")
+            result.add(
+                Finding.SHA256,
+                f"{key} SHA-256 {result.sha256[:16]}… differs from the manifest's "
+                f"{result.expected_sha256[:16]}…",
+            )
         try:
             result.parquet_records = parquet_row_count(local)
         except Exception as exc:  # a corrupted object is a finding, not a crash
-            result.add(Finding.UNREADABLE, f"{key} is not a readable Parquet file: {type(exc).__name__}: {exc}")
+            result.add(
+                Finding.UNREADABLE, f"{key} is not a readable Parquet file: {type(exc).__name__}: {exc}"
+            )
             return result
     if result.parquet_records != result.expected_records:
-        result.add(Finding.ROWS, f"{key} has {result.parquet_records} rows, the manifest says "
-                                 f"{result.expected_records}")
+        result.add(
+            Finding.ROWS,
+            f"{key} has {result.parquet_records} rows, the manifest says {result.expected_records}",
+        )
     return result

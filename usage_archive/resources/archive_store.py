@@ -26,7 +26,9 @@ class S3ClientResource(dg.ConfigurableResource):
     AWS_* settings itself. dagster_aws builds the client; it is imported here, when an S3 archive is first used,
     because importing it costs about a second that every code-location load (and every run) would pay."""
 
-    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL)")
+    endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL)"
+    )
     region_name: str | None = Field(default=None, description="AWS region (else boto3's own settings)")
     profile_name: str | None = Field(default=None, description="AWS profile (else boto3's own settings)")
     max_attempts: int = Field(default=5, description="attempts per S3 call, by boto3's retry handler")
@@ -34,15 +36,21 @@ class S3ClientResource(dg.ConfigurableResource):
     def get_client(self) -> Any:
         from dagster_aws.s3.utils import construct_s3_client
 
-        return construct_s3_client(max_attempts=self.max_attempts, region_name=self.region_name,
-                                   endpoint_url=self.endpoint_url, profile_name=self.profile_name)
+        return construct_s3_client(
+            max_attempts=self.max_attempts,
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            profile_name=self.profile_name,
+        )
 
 
 class ArchiveStoreResource(dg.ConfigurableResource):
     """Where archives go. `s3://bucket[/prefix]` uses S3 (AWS_ENDPOINT_URL and the other AWS_* variables are
     honoured by boto3); anything else is a local directory."""
 
-    url: str = Field(default=DEFAULT_ARCHIVE_DIR, description="ARCHIVE_URL: s3://bucket[/prefix] or a directory")
+    url: str = Field(
+        default=DEFAULT_ARCHIVE_DIR, description="ARCHIVE_URL: s3://bucket[/prefix] or a directory"
+    )
     storage_class: str = Field(default=DEFAULT_STORAGE_CLASS, description="S3 storage class for new objects")
     server_side_encryption: str = Field(default=DEFAULT_ENCRYPTION, description="S3 default encryption")
     multipart_threshold_mb: int = Field(default=64, description="files at least this large upload in parts")
@@ -53,7 +61,10 @@ class ArchiveStoreResource(dg.ConfigurableResource):
         if scheme == "file":
             return LocalArchiveStore(location)
         return S3ArchiveStore(
-            self.s3.get_client(), location, prefix, storage_class=self.storage_class,
+            self.s3.get_client(),
+            location,
+            prefix,
+            storage_class=self.storage_class,
             server_side_encryption=self.server_side_encryption,
             multipart_threshold=self.multipart_threshold_mb * 1024 * 1024,
         )

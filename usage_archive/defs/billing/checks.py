@@ -5,7 +5,6 @@ archive itself is wrong, not the run's memory of it. Blocking checks make `dagst
 non-zero.
 """
 
-
 from collections.abc import Iterator, Sequence
 from datetime import date
 
@@ -52,24 +51,34 @@ def build_billing_checks(
     partitions_def: dg.PartitionsDefinition = billing_monthly_partitions,
 ) -> list[dg.AssetChecksDefinition]:
     integrity_specs = [
-        dg.AssetCheckSpec(name, asset=table_key(spec), blocking=True, partitions_def=partitions_def,
-                          description=description)
+        dg.AssetCheckSpec(
+            name, asset=table_key(spec), blocking=True, partitions_def=partitions_def, description=description
+        )
         for spec in specs
         for name, description in (
             (ROW_COUNT, "Parquet row count = manifest records = rows exported"),
             (CHECKSUM, "stored bytes and SHA-256 = manifest"),
         )
-    ] + [dg.AssetCheckSpec(LISTS_EVERY_TABLE, asset=MANIFEST_KEY, blocking=True, partitions_def=partitions_def,
-                           description="the manifest exists and lists every configured table exactly once")]
+    ] + [
+        dg.AssetCheckSpec(
+            LISTS_EVERY_TABLE,
+            asset=MANIFEST_KEY,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the manifest exists and lists every configured table exactly once",
+        )
+    ]
 
     @dg.multi_asset_check(specs=integrity_specs, name="billing_archive_integrity")
     def billing_archive_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         periods = check_periods(context)
         verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
-            s.asset_name: [] for s in specs}
+            s.asset_name: [] for s in specs
+        }
         manifest_problems: list[str] = []
         for period in periods:
             try:
@@ -84,7 +93,8 @@ def build_billing_checks(
             for spec in specs:
                 if manifest is not None and names.count(spec.asset_name) != 1:
                     manifest_problems.append(
-                        f"{period:%Y-%m}: manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times")
+                        f"{period:%Y-%m}: manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times"
+                    )
                 entry = file_entry(manifest, spec.asset_name) if manifest else None
                 verification = verify_file(store, entry) if entry else None
                 exported = _exported_records(context, table_key(spec), period)
@@ -101,31 +111,54 @@ def build_billing_checks(
                 rows_problems += [f"{month}: {p}" for p in verification.problems_of(ROW_FINDINGS)]
                 checksum_problems += [f"{month}: {p}" for p in verification.problems_of(CHECKSUM_FINDINGS)]
                 if exported is not None and exported != verification.expected_records:
-                    rows_problems.append(f"{month}: the export reported {exported} rows, the manifest says "
-                                         f"{verification.expected_records}")
-                rows_meta[month] = {"parquet": verification.parquet_records,
-                                    "manifest": verification.expected_records, "exported": exported}
-                checksum_meta[month] = {"bytes": verification.stored_bytes, "sha256": verification.sha256,
-                                        "storage_class": verification.storage_class}
-            for name, problems, meta in ((ROW_COUNT, rows_problems, rows_meta),
-                                         (CHECKSUM, checksum_problems, checksum_meta)):
-                yield check_result(table_key(spec), name, problems,
-                                   metadata={"by_period": dg.MetadataValue.json(meta)})
+                    rows_problems.append(
+                        f"{month}: the export reported {exported} rows, the manifest says "
+                        f"{verification.expected_records}"
+                    )
+                rows_meta[month] = {
+                    "parquet": verification.parquet_records,
+                    "manifest": verification.expected_records,
+                    "exported": exported,
+                }
+                checksum_meta[month] = {
+                    "bytes": verification.stored_bytes,
+                    "sha256": verification.sha256,
+                    "storage_class": verification.storage_class,
+                }
+            for name, problems, meta in (
+                (ROW_COUNT, rows_problems, rows_meta),
+                (CHECKSUM, checksum_problems, checksum_meta),
+            ):
+                yield check_result(
+                    table_key(spec), name, problems, metadata={"by_period": dg.MetadataValue.json(meta)}
+                )
         yield check_result(
-            MANIFEST_KEY, LISTS_EVERY_TABLE, manifest_problems,
-            metadata={"expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
-                      "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods])},
+            MANIFEST_KEY,
+            LISTS_EVERY_TABLE,
+            manifest_problems,
+            metadata={
+                "expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
+                "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods]),
+            },
         )
 
     monthly = [s for s in specs if not s.export.is_snapshot]
-    drift_specs = [dg.AssetCheckSpec(SOURCE_DRIFT, asset=table_key(s), blocking=False, partitions_def=partitions_def,
-                                     description="the database still holds as many rows for the month as were "
-                                                 "archived (a warning means late or deleted rows)")
-                   for s in monthly]
+    drift_specs = [
+        dg.AssetCheckSpec(
+            SOURCE_DRIFT,
+            asset=table_key(s),
+            blocking=False,
+            partitions_def=partitions_def,
+            description="the database still holds as many rows for the month as were "
+            "archived (a warning means late or deleted rows)",
+        )
+        for s in monthly
+    ]
 
     @dg.multi_asset_check(specs=drift_specs, name="billing_source_drift")
     def billing_source_drift(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
@@ -139,18 +172,32 @@ def build_billing_checks(
                     for spec in monthly:
                         now_rows = session.query(
                             f"SELECT count(*) FROM {quote_qualified(spec.export.table)} "
-                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}")[0][0]
+                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}"
+                        )[0][0]
                         entry = file_entry(manifest, spec.asset_name) if manifest else None
                         counts[spec.asset_name][f"{period:%Y-%m}"] = {
-                            "archived": entry["records"] if entry else None, "in_database_now": int(now_rows)}
+                            "archived": entry["records"] if entry else None,
+                            "in_database_now": int(now_rows),
+                        }
         except Exception as exc:  # a warning check: report, never fail the run
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
-            problems = [error] if error else [
-                f"{month}: archived {c['archived']}, database now has {c['in_database_now']}"
-                for month, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]]
-            yield check_result(table_key(spec), SOURCE_DRIFT, problems, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])})
+            problems = (
+                [error]
+                if error
+                else [
+                    f"{month}: archived {c['archived']}, database now has {c['in_database_now']}"
+                    for month, c in counts[spec.asset_name].items()
+                    if c["archived"] != c["in_database_now"]
+                ]
+            )
+            yield check_result(
+                table_key(spec),
+                SOURCE_DRIFT,
+                problems,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])},
+            )
 
     return [billing_archive_integrity, billing_source_drift]
 

@@ -25,19 +25,31 @@ READABLE_EXPORT = "csv_is_a_usage_export"
 
 
 def build_circleci_checks(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
+    layout: ArchiveLayout = CIRCLECI_LAYOUT,
 ) -> list[dg.AssetChecksDefinition]:
     specs = [
-        dg.AssetCheckSpec(JOB_COUNT, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="the JSON holds exactly the CSV's distinct jobs, each once"),
-        dg.AssetCheckSpec(CREDIT_TOTALS, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="every credit column's total in the JSON (jobs and roll-ups) equals the "
-                                      "CSV's exact decimal sum"),
+        dg.AssetCheckSpec(
+            JOB_COUNT,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the JSON holds exactly the CSV's distinct jobs, each once",
+        ),
+        dg.AssetCheckSpec(
+            CREDIT_TOTALS,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="every credit column's total in the JSON (jobs and roll-ups) equals the "
+            "CSV's exact decimal sum",
+        ),
     ]
 
     @dg.multi_asset_check(specs=specs, name="circleci_usage_integrity")
     def circleci_usage_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         job_problems: list[str] = []
@@ -61,17 +73,23 @@ def build_circleci_checks(
             job_problems += [f"{key}: {p}" for p in jobs]
             credit_problems += [f"{key}: {p}" for p in credits]
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
-        yield check_result(USAGE_JSON, JOB_COUNT, job_problems,
-                           metadata={"by_partition": dg.MetadataValue.json(counts)})
+        yield check_result(
+            USAGE_JSON, JOB_COUNT, job_problems, metadata={"by_partition": dg.MetadataValue.json(counts)}
+        )
         yield check_result(USAGE_JSON, CREDIT_TOTALS, credit_problems)
 
     csv_spec = dg.AssetCheckSpec(
-        READABLE_EXPORT, asset=USAGE_CSV, blocking=True, partitions_def=partitions_def,
-        description="the stored CSV has every required column, rows of the header's width and numeric credits")
+        READABLE_EXPORT,
+        asset=USAGE_CSV,
+        blocking=True,
+        partitions_def=partitions_def,
+        description="the stored CSV has every required column, rows of the header's width and numeric credits",
+    )
 
     @dg.multi_asset_check(specs=[csv_spec], name="circleci_usage_csv_readable")
     def circleci_usage_csv_readable(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         problems: list[str] = []

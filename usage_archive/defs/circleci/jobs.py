@@ -42,45 +42,69 @@ def import_run_config(key: str) -> dict[str, object]:
 
 
 def build_import_job(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
+    layout: ArchiveLayout = CIRCLECI_LAYOUT,
 ) -> dg.JobDefinition:
-    @dg.op(name=IMPORT_OP, tags={"kind": "csv"}, retry_policy=dg.RetryPolicy(max_retries=2, delay=30),
-           description="Split an incoming usage export into weeks, merge each into its archived CSV, move the "
-                       "export to imported/ and report the weeks as materializations of circleci/usage_csv.")
+    @dg.op(
+        name=IMPORT_OP,
+        tags={"kind": "csv"},
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30),
+        description="Split an incoming usage export into weeks, merge each into its archived CSV, move the "
+        "export to imported/ and report the weeks as materializations of circleci/usage_csv.",
+    )
     def import_usage_export(
-        context: dg.OpExecutionContext, config: ImportExportConfig, archive_store: ArchiveStoreResource,
+        context: dg.OpExecutionContext,
+        config: ImportExportConfig,
+        archive_store: ArchiveStoreResource,
     ) -> None:
         store = archive_store.get_store()
         if not config.key.startswith(INCOMING_PREFIX):
-            raise dg.Failure(f"{config.key} is not under {INCOMING_PREFIX}: only exports dropped there are imported",
-                             allow_retries=False)
+            raise dg.Failure(
+                f"{config.key} is not under {INCOMING_PREFIX}: only exports dropped there are imported",
+                allow_retries=False,
+            )
         try:
             if not store.exists(config.key):
-                context.log.info(f"{store.uri(config.key)} is gone: already imported by an earlier run, or removed")
+                context.log.info(
+                    f"{store.uri(config.key)} is gone: already imported by an earlier run, or removed"
+                )
                 return
             try:
                 result = import_export(store, config.key, layout, log=context.log.info)
             except NotAUsageExport as exc:
                 note = reject(store, config.key, str(exc))
-                raise dg.Failure(description=f"not imported: {exc} (left in place, reason in {note})",
-                                 allow_retries=False) from None
+                raise dg.Failure(
+                    description=f"not imported: {exc} (left in place, reason in {note})", allow_retries=False
+                ) from None
         except ArchiveStoreError as exc:
             raise as_failure(exc, retryable=(ArchiveStoreError,)) from None
         known = set(partitions_def.get_partition_keys())
         for week in result.weeks:
             partition = partition_key_for(week.org_id, week.week, partitions_def)
             if partition not in known:
-                context.log.warning(f"{week.csv_key} is archived, but week {week.week} is not a partition of the "
-                                    "CircleCI assets (see CIRCLECI_START_WEEK): its JSON is not built")
+                context.log.warning(
+                    f"{week.csv_key} is archived, but week {week.week} is not a partition of the "
+                    "CircleCI assets (see CIRCLECI_START_WEEK): its JSON is not built"
+                )
                 continue
-            context.log_event(dg.AssetMaterialization(
-                asset_key=USAGE_CSV, partition=partition,
-                metadata={"imported_from": result.moved_to, "rows_imported": week.rows_in_file,
-                          "object": dg.MetadataValue.path(store.uri(week.csv_key)),
-                          "sha256": week.stored.sha256 or ""}))
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=USAGE_CSV,
+                    partition=partition,
+                    metadata={
+                        "imported_from": result.moved_to,
+                        "rows_imported": week.rows_in_file,
+                        "object": dg.MetadataValue.path(store.uri(week.csv_key)),
+                        "sha256": week.stored.sha256 or "",
+                    },
+                )
+            )
 
-    @dg.job(name=IMPORT_JOB, tags=IMPORT_TAGS,
-            description="Archive one usage export dropped under circleci-usage-data/incoming/ (config: its key).")
+    @dg.job(
+        name=IMPORT_JOB,
+        tags=IMPORT_TAGS,
+        description="Archive one usage export dropped under circleci-usage-data/incoming/ (config: its key).",
+    )
     def circleci_import_export() -> None:
         import_usage_export()
 

@@ -20,15 +20,23 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 
 
 def build_incoming_sensor(job: dg.JobDefinition = circleci_import_export) -> dg.SensorDefinition:
-    @dg.sensor(name="circleci_incoming_exports", job=job, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Requests an import run for each usage export dropped under {INCOMING_PREFIX}")
+    @dg.sensor(
+        name="circleci_incoming_exports",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Requests an import run for each usage export dropped under {INCOMING_PREFIX}",
+    )
     def circleci_incoming_exports(
-        context: dg.SensorEvaluationContext, archive_store: ArchiveStoreResource,
+        context: dg.SensorEvaluationContext,
+        archive_store: ArchiveStoreResource,
     ) -> dg.SensorResult:
         requests = [
-            dg.RunRequest(run_key=f"{item.key}|{item.bytes}|{item.modified}", run_config=import_run_config(item.key),
-                          tags={"usage_archive/incoming": item.key})
+            dg.RunRequest(
+                run_key=f"{item.key}|{item.bytes}|{item.modified}",
+                run_config=import_run_config(item.key),
+                tags={"usage_archive/incoming": item.key},
+            )
             for item in incoming_files(archive_store.get_store())
         ]
         if not requests:
@@ -41,7 +49,9 @@ def build_incoming_sensor(job: dg.JobDefinition = circleci_import_export) -> dg.
 circleci_incoming_exports = build_incoming_sensor()
 
 circleci_automation = dg.AutomationConditionSensorDefinition(
-    "circleci_automation", target=dg.AssetSelection.assets(USAGE_JSON), minimum_interval_seconds=60,
+    "circleci_automation",
+    target=dg.AssetSelection.assets(USAGE_JSON),
+    minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Builds circleci/usage_hierarchical_json for every week whose CSV was stored without it",
 )

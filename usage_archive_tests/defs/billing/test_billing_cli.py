@@ -17,16 +17,27 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DAGSTER, *args, "-m", "usage_archive.definitions"], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [DAGSTER, *args, "-m", "usage_archive.definitions"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.fixture
 def cli_env(billing_db: str, moto_endpoint: str, s3_bucket: str, tmp_path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    return {**os.environ, "DAGSTER_HOME": str(home), "BILLING_DATABASE_URL": billing_db,
-            "ARCHIVE_URL": f"s3://{s3_bucket}/ci", "AWS_ENDPOINT_URL": moto_endpoint}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "BILLING_DATABASE_URL": billing_db,
+        "ARCHIVE_URL": f"s3://{s3_bucket}/ci",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+    }
 
 
 def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_client, s3_bucket) -> None:
@@ -38,13 +49,24 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
 
     # tamper three ways at once: a deleted object, changed bytes, an edited manifest count
     s3_client.delete_object(Bucket=s3_bucket, Key=f"{prefix}credits-2026-09.parquet")
-    s3_client.put_object(Bucket=s3_bucket, Key=f"{prefix}charges-2026-09.parquet", Body=b"PAR1 not parquet PAR1")
+    s3_client.put_object(
+        Bucket=s3_bucket, Key=f"{prefix}charges-2026-09.parquet", Body=b"PAR1 not parquet PAR1"
+    )
     manifest = json.loads(s3_client.get_object(Bucket=s3_bucket, Key=f"{prefix}manifest.json")["Body"].read())
     manifest["files"][5]["records"] += 7
     s3_client.put_object(Bucket=s3_bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
 
-    verify = _run(["job", "execute", "-j", "billing_archive_verify", "--tags",
-                   json.dumps({"dagster/partition": "2026-09-01"})], cli_env)
+    verify = _run(
+        [
+            "job",
+            "execute",
+            "-j",
+            "billing_archive_verify",
+            "--tags",
+            json.dumps({"dagster/partition": "2026-09-01"}),
+        ],
+        cli_env,
+    )
     assert verify.returncode != 0
     output = verify.stdout + verify.stderr
     assert "credits-2026-09.parquet is missing" in output
@@ -53,15 +75,20 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
 
 
 def test_cli_backfills_a_range_of_months(cli_env, s3_client, s3_bucket) -> None:
-    done = _run(["asset", "materialize", "--select", "group:billing", "--partition-range",
-                 "2026-08-01...2026-09-01"], cli_env)
+    done = _run(
+        ["asset", "materialize", "--select", "group:billing", "--partition-range", "2026-08-01...2026-09-01"],
+        cli_env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     for month in ("08", "09"):
-        body = s3_client.get_object(Bucket=s3_bucket, Key=f"ci/billing-archive/2026/{month}/manifest.json")["Body"]
+        body = s3_client.get_object(Bucket=s3_bucket, Key=f"ci/billing-archive/2026/{month}/manifest.json")[
+            "Body"
+        ]
         assert json.loads(body.read())["period"] == f"2026-{month}"
 
 
 # ---- from the project root with no DAGSTER_HOME: the root dagster.yaml, a temporary instance ----
+
 
 @pytest.fixture
 def root_env(billing_db: str, tmp_path) -> dict[str, str]:
@@ -73,7 +100,9 @@ def _instance_folders() -> set[Path]:
     return set(PROJECT.glob(".tmp_dagster_home_*"))
 
 
-def _assert_month_archived_and_checked(done: subprocess.CompletedProcess[str], archive: Path, month: str) -> None:
+def _assert_month_archived_and_checked(
+    done: subprocess.CompletedProcess[str], archive: Path, month: str
+) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert (archive / f"billing-archive/2026/{month}/manifest.json").is_file()
@@ -82,9 +111,24 @@ def _assert_month_archived_and_checked(done: subprocess.CompletedProcess[str], a
 
 def test_asset_materialize_from_the_project_root_needs_no_dagster_home(root_env, tmp_path) -> None:
     before = _instance_folders()
-    done = subprocess.run([DAGSTER, "asset", "materialize", "-m", "usage_archive.definitions", "--select",
-                           "group:billing", "--partition", "2026-09-01"],
-                          cwd=PROJECT, env=root_env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "usage_archive.definitions",
+            "--select",
+            "group:billing",
+            "--partition",
+            "2026-09-01",
+        ],
+        cwd=PROJECT,
+        env=root_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     _assert_month_archived_and_checked(done, tmp_path / "archive", "09")
     # The run was kept in a temporary instance under the project root (configured by its dagster.yaml),
     # removed when the command ended.
@@ -93,6 +137,12 @@ def test_asset_materialize_from_the_project_root_needs_no_dagster_home(root_env,
 
 def test_dg_launch_works_like_asset_materialize(root_env, tmp_path) -> None:
     dg_cli = str(Path(sys.executable).with_name("dg"))
-    done = subprocess.run([dg_cli, "launch", "--assets", "group:billing", "--partition", "2026-08-01"],
-                          cwd=PROJECT, env=root_env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [dg_cli, "launch", "--assets", "group:billing", "--partition", "2026-08-01"],
+        cwd=PROJECT,
+        env=root_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     _assert_month_archived_and_checked(done, tmp_path / "archive", "08")

@@ -49,9 +49,13 @@ def csv_materializations(instance: dg.DagsterInstance, run_id: str) -> list[str]
 
 def test_a_dropped_file_becomes_an_import_run_with_its_own_log(moto_endpoint, s3_bucket, s3_client, tmp_path):
     store = S3ArchiveStore(s3_client, s3_bucket, "root")
-    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint))
-    store.put_file(f"{INCOMING_PREFIX}usage-from-web-app.csv.gz",
-                   write_export(tmp_path / "web-app.csv.gz", sample_rows(200, org_id="org-a", weeks=WEEKS)))
+    archive = ArchiveStoreResource(
+        url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint)
+    )
+    store.put_file(
+        f"{INCOMING_PREFIX}usage-from-web-app.csv.gz",
+        write_export(tmp_path / "web-app.csv.gz", sample_rows(200, org_id="org-a", weeks=WEEKS)),
+    )
     store.put_bytes(f"{INCOMING_PREFIX}notes.csv", b"name,amount\nfoo,1\n")
     store.put_bytes(f"{INCOMING_PREFIX}readme.txt", b"hello")
     job = build_import_job(circleci_weekly_partitions, ORG_A)
@@ -66,13 +70,20 @@ def test_a_dropped_file_becomes_an_import_run_with_its_own_log(moto_endpoint, s3
     assert listing(store) == before
     assert instance.get_runs() == []
     requests = {r.run_config["ops"]["import_usage_export"]["config"]["key"]: r for r in tick.run_requests}
-    assert set(requests) == {f"{INCOMING_PREFIX}{n}" for n in ("usage-from-web-app.csv.gz", "notes.csv", "readme.txt")}
+    assert set(requests) == {
+        f"{INCOMING_PREFIX}{n}" for n in ("usage-from-web-app.csv.gz", "notes.csv", "readme.txt")
+    }
     assert len({r.run_key for r in tick.run_requests}) == len(requests)
 
     def run(key: str) -> dg.ExecuteInProcessResult:
         request = requests[key]
-        return job.execute_in_process(run_config=request.run_config, tags=request.tags, instance=instance,
-                                      resources={"archive_store": archive}, raise_on_error=False)
+        return job.execute_in_process(
+            run_config=request.run_config,
+            tags=request.tags,
+            instance=instance,
+            resources={"archive_store": archive},
+            raise_on_error=False,
+        )
 
     imported = run(f"{INCOMING_PREFIX}usage-from-web-app.csv.gz")
     assert imported.success
@@ -88,8 +99,10 @@ def test_a_dropped_file_becomes_an_import_run_with_its_own_log(moto_endpoint, s3
     assert any(k.startswith(IMPORTED_PREFIX) and k.endswith("usage-from-web-app.csv.gz") for k in keys)
 
     # Not usage exports: the run fails with the reason, the file stays, the reason is written beside it.
-    for name, reason in (("notes.csv", "missing required column(s) ORGANIZATION_ID"),
-                         ("readme.txt", "neither .csv nor .csv.gz")):
+    for name, reason in (
+        ("notes.csv", "missing required column(s) ORGANIZATION_ID"),
+        ("readme.txt", "neither .csv nor .csv.gz"),
+    ):
         rejected = run(f"{INCOMING_PREFIX}{name}")
         assert not rejected.success
         assert reason in rejected.failure_data_for_node("import_usage_export").user_failure_data.description
@@ -100,8 +113,9 @@ def test_a_dropped_file_becomes_an_import_run_with_its_own_log(moto_endpoint, s3
     # repeat a run it already made, so a rejected file waits until it changes.
     with dg.build_sensor_context(instance=instance, resources={"archive_store": archive}) as context:
         again = sensor(context)
-    assert {r.run_key for r in again.run_requests} == {requests[f"{INCOMING_PREFIX}{n}"].run_key
-                                                       for n in ("notes.csv", "readme.txt")}
+    assert {r.run_key for r in again.run_requests} == {
+        requests[f"{INCOMING_PREFIX}{n}"].run_key for n in ("notes.csv", "readme.txt")
+    }
     store.put_bytes(f"{INCOMING_PREFIX}notes.csv", b"name,amount\nfoo,1\nbar,2\n")  # changed: asked again
     with dg.build_sensor_context(instance=instance, resources={"archive_store": archive}) as context:
         changed = sensor(context)
@@ -118,7 +132,9 @@ def test_nothing_waiting_is_a_skip(tmp_path):
 
 def test_importing_the_same_export_twice_adds_nothing(tmp_path):
     store = LocalArchiveStore(tmp_path / "archive")
-    export = write_export(tmp_path / "e.csv", sample_rows(80, org_id="org-a", weeks=[LAST_WEEK]), compress=False)
+    export = write_export(
+        tmp_path / "e.csv", sample_rows(80, org_id="org-a", weeks=[LAST_WEEK]), compress=False
+    )
     store.put_file(f"{INCOMING_PREFIX}e.csv", export)
     first = import_export(store, f"{INCOMING_PREFIX}e.csv", ORG_A)
     before = store.get_bytes(first.weeks[0].csv_key)
@@ -129,7 +145,9 @@ def test_importing_the_same_export_twice_adds_nothing(tmp_path):
 
 def test_an_export_of_another_org_is_rejected(tmp_path):
     store = LocalArchiveStore(tmp_path / "archive")
-    store.put_file(f"{INCOMING_PREFIX}x.csv.gz", write_export(tmp_path / "x.csv.gz", sample_rows(10, org_id="org-z")))
+    store.put_file(
+        f"{INCOMING_PREFIX}x.csv.gz", write_export(tmp_path / "x.csv.gz", sample_rows(10, org_id="org-z"))
+    )
     try:
         import_export(store, f"{INCOMING_PREFIX}x.csv.gz", ORG_A)
     except NotAUsageExport as exc:
@@ -143,25 +161,37 @@ def test_an_export_of_another_org_is_rejected(tmp_path):
 def test_an_export_of_two_orgs_lands_in_their_folders_and_partitions(tmp_path):
     archive = ArchiveStoreResource(url=str(tmp_path / "archive"))
     store = archive.get_store()
-    rows = [*sample_rows(30, org_id="org-a", weeks=[LAST_WEEK]), *sample_rows(30, org_id="org-b", weeks=[LAST_WEEK])]
+    rows = [
+        *sample_rows(30, org_id="org-a", weeks=[LAST_WEEK]),
+        *sample_rows(30, org_id="org-b", weeks=[LAST_WEEK]),
+    ]
     store.put_file(f"{INCOMING_PREFIX}both.csv", write_export(tmp_path / "both.csv", rows, compress=False))
     orgs = ("org-a", "org-b")
     job = build_import_job(build_partitions(orgs, "2025-01-06"), ArchiveLayout(orgs))
     instance = dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(run_config={"ops": {"import_usage_export": {"config": {
-        "key": f"{INCOMING_PREFIX}both.csv"}}}}, resources={"archive_store": archive}, instance=instance)
+    result = job.execute_in_process(
+        run_config={"ops": {"import_usage_export": {"config": {"key": f"{INCOMING_PREFIX}both.csv"}}}},
+        resources={"archive_store": archive},
+        instance=instance,
+    )
     assert csv_materializations(instance, result.run_id) == [f"{org}|{week_key(LAST_WEEK)}" for org in orgs]
     end = f"-to-{LAST_WEEK + timedelta(days=7):%Y-%m-%d}.csv"
-    assert {o.key.split("/")[1] for o in store.list("circleci-usage-data/") if o.key.endswith(end)} == set(orgs)
+    assert {o.key.split("/")[1] for o in store.list("circleci-usage-data/") if o.key.endswith(end)} == set(
+        orgs
+    )
 
 
 # ---- the JSON follows a new CSV: the automation condition, evaluated as the automation sensor does ----
 
+
 def automation_defs(resources: dict[str, object]) -> dg.Definitions:
-    return dg.Definitions(assets=build_circleci_assets(retry_policy=None), asset_checks=build_circleci_checks(),
-                          jobs=[build_import_job(circleci_weekly_partitions, ORG_A), circleci_weekly_usage_job],
-                          sensors=[circleci_automation],
-                          resources=resources)
+    return dg.Definitions(
+        assets=build_circleci_assets(retry_policy=None),
+        asset_checks=build_circleci_checks(),
+        jobs=[build_import_job(circleci_weekly_partitions, ORG_A), circleci_weekly_usage_job],
+        sensors=[circleci_automation],
+        resources=resources,
+    )
 
 
 class Ticks:
@@ -186,7 +216,9 @@ def test_json_follows_a_csv_stored_without_it(usage_api, moto_endpoint, s3_bucke
     # A run of the CSV alone (as from the UI): the next tick requests that week's JSON, once.
     week = week_key(LAST_WEEK)
     csv_job = defs.resolve_implicit_global_asset_job_def()
-    assert csv_job.execute_in_process(asset_selection=[USAGE_CSV], partition_key=week, instance=instance).success
+    assert csv_job.execute_in_process(
+        asset_selection=[USAGE_CSV], partition_key=week, instance=instance
+    ).success
     assert ticks.requested() == [week]
     assert ticks.requested() == []
 
@@ -203,17 +235,24 @@ def test_json_follows_a_csv_stored_without_it(usage_api, moto_endpoint, s3_bucke
 
 
 def test_json_follows_an_imported_export(moto_endpoint, s3_bucket, s3_client, tmp_path):
-    archive = ArchiveStoreResource(url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint))
-    defs = automation_defs({"archive_store": archive, "circleci": CircleCIResource()})  # the API is not called
+    archive = ArchiveStoreResource(
+        url=f"s3://{s3_bucket}/root", s3=S3ClientResource(endpoint_url=moto_endpoint)
+    )
+    defs = automation_defs(
+        {"archive_store": archive, "circleci": CircleCIResource()}
+    )  # the API is not called
     instance = dg.DagsterInstance.ephemeral()
     ticks = Ticks(defs, instance)
     assert ticks.requested() == []
     store = S3ArchiveStore(s3_client, s3_bucket, "root")
-    store.put_file(f"{INCOMING_PREFIX}e.csv.gz",
-                   write_export(tmp_path / "e.csv.gz", sample_rows(120, org_id="org-a", weeks=WEEKS)))
+    store.put_file(
+        f"{INCOMING_PREFIX}e.csv.gz",
+        write_export(tmp_path / "e.csv.gz", sample_rows(120, org_id="org-a", weeks=WEEKS)),
+    )
     imported = defs.resolve_job_def("circleci_import_export").execute_in_process(
         run_config={"ops": {"import_usage_export": {"config": {"key": f"{INCOMING_PREFIX}e.csv.gz"}}}},
-        instance=instance)
+        instance=instance,
+    )
     assert imported.success
     assert ticks.requested() == [week_key(w) for w in WEEKS]
     assert ticks.requested() == []
@@ -229,7 +268,8 @@ def test_a_csv_whose_blocking_check_failed_is_not_followed(usage_api, moto_endpo
     assert ticks.requested() == []
     week = week_key(LAST_WEEK)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        asset_selection=[USAGE_CSV], partition_key=week, instance=instance, raise_on_error=False)
+        asset_selection=[USAGE_CSV], partition_key=week, instance=instance, raise_on_error=False
+    )
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.check_name == READABLE_EXPORT
     assert not evaluation.passed
@@ -238,20 +278,30 @@ def test_a_csv_whose_blocking_check_failed_is_not_followed(usage_api, moto_endpo
 
 # ---- the Monday schedule, built from the partitioned job ----
 
+
 def scheduled_partitions(partitions_def: dg.PartitionsDefinition, layout: ArchiveLayout) -> list[str]:
-    defs = dg.Definitions(assets=build_circleci_assets(partitions_def, layout, retry_policy=None),
-                          jobs=[circleci_weekly_usage_job], schedules=[build_weekly_schedule()],
-                          resources={"archive_store": ArchiveStoreResource(), "circleci": CircleCIResource()})
+    defs = dg.Definitions(
+        assets=build_circleci_assets(partitions_def, layout, retry_policy=None),
+        jobs=[circleci_weekly_usage_job],
+        schedules=[build_weekly_schedule()],
+        resources={"archive_store": ArchiveStoreResource(), "circleci": CircleCIResource()},
+    )
     schedule = defs.resolve_schedule_def("circleci_weekly_usage_schedule")
     assert schedule.cron_schedule == "0 2 * * 1"
     assert schedule.execution_timezone == "UTC"
     monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-    return [r.partition_key for r in schedule.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=monday)).run_requests]
+    return [
+        r.partition_key
+        for r in schedule.evaluate_tick(
+            dg.build_schedule_context(scheduled_execution_time=monday)
+        ).run_requests
+    ]
 
 
 def test_monday_schedule_asks_for_last_week_for_every_org():
     assert scheduled_partitions(build_partitions(("org-a",), "2025-01-06"), ORG_A) == ["2026-11-16"]
     orgs = ("org-a", "org-b")
     assert sorted(scheduled_partitions(build_partitions(orgs, "2025-01-06"), ArchiveLayout(orgs))) == [
-        "org-a|2026-11-16", "org-b|2026-11-16"]
+        "org-a|2026-11-16",
+        "org-b|2026-11-16",
+    ]

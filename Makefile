@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint dev screenshots bench bench-billing bench-circleci clean
+.PHONY: setup demo test test-fast lint dev screenshots bench bench-billing bench-circleci bench-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ dev: setup
 	BILLING_DATABASE_URL=$${BILLING_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/usage_archive_demo} \
 	$(BIN)/dagster dev -w workspace.yaml
 
-bench: bench-billing bench-circleci
+bench: bench-billing bench-circleci bench-e2e
 
 bench-billing: setup
 	$(BIN)/python bench/bench_billing.py
@@ -46,5 +46,9 @@ bench-billing: setup
 bench-circleci: setup
 	$(BIN)/python bench/bench_circleci.py
 
+# One billing month (1M rows) through `dagster asset materialize`, against pandas read_sql + to_parquet.
+bench-e2e: setup
+	$(BIN)/python bench/bench_e2e.py
+
 clean:
-	rm -rf .archive .dagster_home bench/.out .pytest_cache .ruff_cache
+	rm -rf .archive .dagster_home .tmp_dagster_home_* bench/.out .pytest_cache .ruff_cache

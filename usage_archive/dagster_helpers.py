@@ -1,4 +1,7 @@
-"""Small Dagster helpers shared by the sources' checks."""
+"""Where the archive's plain functions meet Dagster, in one place: an expected error becomes a `dg.Failure`, a
+list of problems becomes an `AssetCheckResult`, and both shorten long descriptions by the same rule."""
+
+from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -8,26 +11,59 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported at the top level in 1.13
 )
 
+# The longest failure or check description we write. Longer lists end with "… and N more"; the count of
+# problems is always complete (in the text and in the check's metadata).
+DESCRIPTION_LIMIT = 2000
 
-def run_partition_keys(
-    context: dg.AssetCheckExecutionContext,
-    partitions_def: dg.PartitionsDefinition,
-    what: str,
-) -> list[str]:
-    """The partition keys a check run covers, from the run's tags (one partition, or a backfilled range).
 
-    Checks read the tags rather than a partition context so the same check serves single-partition runs,
-    single-run backfills of a range and the check-only verify jobs launched with a `dagster/partition` tag."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    if "dagster/asset_partition_range_start" in tags:
-        return partitions_def.get_partition_keys_in_range(
-            dg.PartitionKeyRange(
-                tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
-            )
-        )
-    raise dg.Failure(f"these checks need {what}: run them with a partition")
+def describe_problems(problems: Sequence[str], limit: int = DESCRIPTION_LIMIT) -> str | None:
+    """The problems joined by "; ", cut after the last whole problem that fits in `limit` characters and
+    saying how many were left out; None when there is no problem."""
+    if not problems:
+        return None
+    text = "; ".join(problems)
+    if len(text) <= limit:
+        return text
+    shown = 0
+    length = 0
+    for problem in problems:
+        added = len(problem) + (2 if shown else 0)
+        if length + added + len(f" … and {len(problems) - shown - 1} more") > limit:
+            break
+        length += added
+        shown += 1
+    if shown == 0:  # the first problem alone is too long: cut inside it
+        tail = f" … and {len(problems) - 1} more" if len(problems) > 1 else ""
+        return problems[0][: limit - len(tail) - 1] + "…" + tail
+    return "; ".join(problems[:shown]) + f" … and {len(problems) - shown} more"
+
+
+def as_failure(exc: Exception, retryable: tuple[type[Exception], ...] = ()) -> dg.Failure:
+    """The `dg.Failure` for an expected error: its type and message (which never hold a secret), and whether a
+    retry may help (rate limits, an export not ready yet) or a fix is needed first."""
+    return dg.Failure(
+        description=describe_problems([f"{type(exc).__name__}: {exc}"]),
+        allow_retries=isinstance(exc, retryable),
+    )
+
+
+def check_result(
+    asset_key: dg.AssetKey,
+    check_name: str,
+    problems: Sequence[str],
+    *,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    metadata: Mapping[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    """Passed when there is no problem; otherwise the problems are the description."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=not problems,
+        severity=severity,
+        description=describe_problems(problems),
+        metadata={**(metadata or {}), "problems": len(problems)},
+    )
 
 
 def latest_materialization_metadata(
@@ -78,8 +114,30 @@ def log_partition_evaluations(
                 check_name=check_name,
                 passed=not problems,
                 severity=severity,
-                description="; ".join(problems) or None,
+                description=describe_problems(problems),
                 partition=partition,
                 target_materialization_data=target,
             )
         )
+
+
+def partitioned_check_result(
+    context: dg.AssetCheckExecutionContext,
+    asset_key: dg.AssetKey,
+    check_name: str,
+    problems_by_partition: Mapping[str, Sequence[str]],
+    *,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    metadata: Mapping[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    """The run's result over every partition it covers (each problem prefixed with its partition), after
+    recording each partition's own evaluation where Dagster would not (`log_partition_evaluations`)."""
+    log_partition_evaluations(
+        context,
+        asset_key=asset_key,
+        check_name=check_name,
+        problems_by_partition=problems_by_partition,
+        severity=severity,
+    )
+    problems = [f"{key}: {p}" for key, found in problems_by_partition.items() for p in found]
+    return check_result(asset_key, check_name, problems, severity=severity, metadata=metadata)

@@ -41,6 +41,7 @@ class StoredObject:
     version_id: str | None = None
     restore: str | None = None  # S3's x-amz-restore header: 'ongoing-request="true"' or '… expiry-date=…'
     metadata: dict[str, str] = field(default_factory=dict)
+    modified: float | None = None  # when the object was last written (POSIX seconds), as listed
 
     @property
     def needs_restore(self) -> bool:
@@ -177,7 +178,8 @@ class LocalArchiveStore:
                 continue
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
-                yield StoredObject(key=key, bytes=path.stat().st_size, storage_class="LOCAL")
+                stat = path.stat()
+                yield StoredObject(key=key, bytes=stat.st_size, storage_class="LOCAL", modified=stat.st_mtime)
 
     def copy(self, src: str, dst: str) -> StoredObject:
         source = self._path(src)
@@ -377,6 +379,7 @@ class S3ArchiveStore:
                     key=self._relative(item["Key"]),
                     bytes=item["Size"],
                     storage_class=item.get("StorageClass") or "STANDARD",
+                    modified=item["LastModified"].timestamp(),
                 )
 
     def copy(self, src: str, dst: str) -> StoredObject:

@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from usage_archive.circleci.columns import NULL, credit_columns, credit_name
@@ -18,11 +19,30 @@ from usage_archive.circleci.columns import NULL, credit_columns, credit_name
 csv.field_size_limit(1 << 24)
 
 
+class JsonFinding(Enum):
+    """What kind of inconsistency a hierarchical JSON holds; the checks choose their findings by kind."""
+
+    DUPLICATE_JOB = "duplicate_job"  # a job appears more than once
+    JOB_TOTAL = "job_total"  # totals.jobs differs from the jobs in the file
+    ROLLUP = "rollup"  # a workflow's or pipeline's credits differ from the sum of its children
+    CREDIT_TOTAL = "credit_total"  # totals.credits differs from the pipelines' sum
+
+
+JOB_FINDINGS = frozenset({JsonFinding.DUPLICATE_JOB, JsonFinding.JOB_TOTAL})
+CREDIT_FINDINGS = frozenset({JsonFinding.ROLLUP, JsonFinding.CREDIT_TOTAL})
+
+
 @dataclass
 class UsageSummary:
     jobs: int = 0
     credits: dict[str, Decimal] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    findings: list[tuple[JsonFinding, str]] = field(default_factory=list)
+
+    def add(self, kind: JsonFinding, message: str) -> None:
+        self.findings.append((kind, message))
+
+    def problems_of(self, kinds: frozenset[JsonFinding]) -> list[str]:
+        return [message for kind, message in self.findings if kind in kinds]
 
 
 def summarize_csv(path: str | os.PathLike[str]) -> UsageSummary:
@@ -75,27 +95,33 @@ def summarize_json(path: str | os.PathLike[str]) -> UsageSummary:
                     str(job.get("job_run_number")),
                 )
                 if key in job_ids:
-                    summary.problems.append(f"job {key} appears more than once")
+                    summary.add(JsonFinding.DUPLICATE_JOB, f"job {key} appears more than once")
                 job_ids.add(key)
                 _sum_into(workflow_sums, job.get("credits", {}))
             if _nonzero(workflow_sums) != _nonzero(workflow.get("credits", {})):
-                summary.problems.append(
+                summary.add(
+                    JsonFinding.ROLLUP,
                     f"workflow {workflow.get('workflow_id')}: credits roll-up "
-                    f"{_fmt(workflow.get('credits', {}))} != its jobs' sum {_fmt(workflow_sums)}"
+                    f"{_fmt(workflow.get('credits', {}))} != its jobs' sum {_fmt(workflow_sums)}",
                 )
             _sum_into(pipeline_sums, workflow.get("credits", {}))
         if _nonzero(pipeline_sums) != _nonzero(pipeline.get("credits", {})):
-            summary.problems.append(
+            summary.add(
+                JsonFinding.ROLLUP,
                 f"pipeline {pipeline.get('pipeline_id')}: credits roll-up "
-                f"{_fmt(pipeline.get('credits', {}))} != its workflows' sum {_fmt(pipeline_sums)}"
+                f"{_fmt(pipeline.get('credits', {}))} != its workflows' sum {_fmt(pipeline_sums)}",
             )
         _sum_into(summary.credits, pipeline.get("credits", {}))
     totals = document.get("totals", {})
     if totals.get("jobs") != summary.jobs:
-        summary.problems.append(f"totals.jobs says {totals.get('jobs')}, the file holds {summary.jobs} jobs")
+        summary.add(
+            JsonFinding.JOB_TOTAL,
+            f"totals.jobs says {totals.get('jobs')}, the file holds {summary.jobs} jobs",
+        )
     if _nonzero(totals.get("credits", {})) != _nonzero(summary.credits):
-        summary.problems.append(
-            f"totals.credits {_fmt(totals.get('credits', {}))} != the pipelines' sum {_fmt(summary.credits)}"
+        summary.add(
+            JsonFinding.CREDIT_TOTAL,
+            f"totals.credits {_fmt(totals.get('credits', {}))} != the pipelines' sum {_fmt(summary.credits)}",
         )
     job_sums: dict[str, Decimal] = {}
     for pipeline in document.get("pipelines", []):
@@ -123,14 +149,14 @@ def compare(csv_summary: UsageSummary, json_summary: UsageSummary) -> tuple[list
         job_problems.append(
             f"the JSON holds {json_summary.jobs} jobs, the CSV {csv_summary.jobs} distinct jobs"
         )
-    job_problems += [p for p in json_summary.problems if "appears more than once" in p or "totals.jobs" in p]
+    job_problems += json_summary.problems_of(JOB_FINDINGS)
     credit_problems = [
         f"{name}: JSON {format(json_summary.credits.get(name, Decimal(0)), 'f')} != CSV "
         f"{format(csv_summary.credits.get(name, Decimal(0)), 'f')}"
         for name in sorted(set(csv_summary.credits) | set(json_summary.credits))
         if json_summary.credits.get(name, Decimal(0)) != csv_summary.credits.get(name, Decimal(0))
     ]
-    credit_problems += [p for p in json_summary.problems if "roll-up" in p or "totals.credits" in p]
+    credit_problems += json_summary.problems_of(CREDIT_FINDINGS)
     return job_problems, credit_problems
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from usage_archive.resources.alerts import AlertWebhookResource
-from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 from usage_archive.resources.circleci import CircleCIResource
 from usage_archive.resources.github import GitHubResource
@@ -29,7 +28,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "archive_store": ArchiveStoreResource(
             url=settings.archive_url,
             storage_class=settings.storage_class,
-            s3=S3Resource(region_name=settings.aws_region),
+            s3=S3ClientResource(region_name=settings.aws_region),
         ),
         "billing_db": BillingDatabaseResource(url=_secret(settings, "BILLING_DATABASE_URL")),
         "circleci": CircleCIResource(

@@ -47,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     dagster_home = PROJECT_ROOT / ".dagster_home"
     dagster_home.mkdir(exist_ok=True)
     instance_config = dagster_home / "dagster.yaml"
-    if not instance_config.exists():  # local SQLite storage; the deployment's dagster.yaml needs Postgres
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+    local_config = PROJECT_ROOT / "dagster.yaml"  # the local instance settings (SQLite storage, no Postgres)
+    if not instance_config.exists():
+        instance_config.write_text(
+            local_config.read_text() if local_config.is_file() else "telemetry:\n  enabled: false\n"
+        )
     os.environ.update(
         BILLING_DATABASE_URL=database_url, ARCHIVE_URL=archive_url, DAGSTER_HOME=str(dagster_home)
     )

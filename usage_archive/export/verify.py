@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError, sha256_file
 from usage_archive.export.parquet_export import parquet_row_count
 
-# missing/unreadable objects break both the row-count and the checksum check
-PROBLEM_KINDS = ("missing", "store", "bytes", "sha256", "rows", "unreadable")
-ROW_PROBLEMS = ("missing", "store", "rows", "unreadable")
-CHECKSUM_PROBLEMS = ("missing", "store", "bytes", "sha256")
+
+class Finding(Enum):
+    """What kind of mismatch a verification found; the checks choose their findings by kind."""
+
+    MISSING = "missing"  # the object is not in the archive
+    STORE = "store"  # the archive could not be read
+    BYTES = "bytes"  # stored size differs from the manifest
+    SHA256 = "sha256"  # stored content differs from the manifest
+    ROWS = "rows"  # Parquet row count differs from the manifest
+    UNREADABLE = "unreadable"  # not a readable Parquet file
+
+
+# A missing or unreadable object breaks both the row-count and the checksum check.
+ROW_FINDINGS = frozenset({Finding.MISSING, Finding.STORE, Finding.ROWS, Finding.UNREADABLE})
+CHECKSUM_FINDINGS = frozenset({Finding.MISSING, Finding.STORE, Finding.BYTES, Finding.SHA256})
 
 
 @dataclass
@@ -32,17 +44,16 @@ class FileVerification:
     parquet_records: int | None = None
     storage_class: str | None = None
     needs_restore: bool = False
-    findings: list[tuple[str, str]] = field(default_factory=list)  # (kind, message); kinds in PROBLEM_KINDS
+    findings: list[tuple[Finding, str]] = field(default_factory=list)  # (kind, message)
 
-    def add(self, kind: str, message: str) -> None:
-        assert kind in PROBLEM_KINDS, kind
+    def add(self, kind: Finding, message: str) -> None:
         self.findings.append((kind, message))
 
     @property
     def problems(self) -> list[str]:
         return [message for _kind, message in self.findings]
 
-    def problems_of(self, *kinds: str) -> list[str]:
+    def problems_of(self, kinds: frozenset[Finding]) -> list[str]:
         return [message for kind, message in self.findings if kind in kinds]
 
     @property
@@ -88,14 +99,16 @@ def verify_file(
     try:
         head = store.head(key)
     except ArchiveStoreError as exc:
-        result.add("store", str(exc))
+        result.add(Finding.STORE, str(exc))
         return result
     if head is None:
-        result.add("missing", f"{key} is missing from the archive")
+        result.add(Finding.MISSING, f"{key} is missing from the archive")
         return result
     result.stored_bytes, result.storage_class = head.bytes, head.storage_class
     if head.bytes != result.expected_bytes:
-        result.add("bytes", f"{key} holds {head.bytes} bytes, the manifest says {result.expected_bytes}")
+        result.add(
+            Finding.BYTES, f"{key} holds {head.bytes} bytes, the manifest says {result.expected_bytes}"
+        )
     if head.needs_restore:
         result.needs_restore = True  # size known; content cannot be read until restored
         return result
@@ -104,22 +117,25 @@ def verify_file(
         try:
             store.download(key, local)
         except ArchiveStoreError as exc:
-            result.add("store", str(exc))
+            result.add(Finding.STORE, str(exc))
             return result
         result.sha256 = sha256_file(local)
         if result.sha256 != result.expected_sha256:
             result.add(
-                "sha256",
+                Finding.SHA256,
                 f"{key} SHA-256 {result.sha256[:16]}… differs from the manifest's "
                 f"{result.expected_sha256[:16]}…",
             )
         try:
             result.parquet_records = parquet_row_count(local)
         except Exception as exc:  # a corrupted object is a finding, not a crash
-            result.add("unreadable", f"{key} is not a readable Parquet file: {type(exc).__name__}: {exc}")
+            result.add(
+                Finding.UNREADABLE, f"{key} is not a readable Parquet file: {type(exc).__name__}: {exc}"
+            )
             return result
     if result.parquet_records != result.expected_records:
         result.add(
-            "rows", f"{key} has {result.parquet_records} rows, the manifest says {result.expected_records}"
+            Finding.ROWS,
+            f"{key} has {result.parquet_records} rows, the manifest says {result.expected_records}",
         )
     return result

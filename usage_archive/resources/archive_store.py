@@ -1,13 +1,37 @@
-"""The archive store resource: ARCHIVE_URL chooses a local directory or S3 (through dagster_aws's S3Resource)."""
+"""The archive store resource: ARCHIVE_URL chooses a local directory or S3."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from usage_archive.archive.store import DEFAULT_ENCRYPTION, ArchiveStore, store_from_url
 from usage_archive.settings import DEFAULT_ARCHIVE_URL, DEFAULT_STORAGE_CLASS
+
+
+class S3ClientResource(dg.ConfigurableResource):
+    """How to reach S3: endpoint (MinIO, a test server), region, profile and retries; boto3 reads the other
+    AWS_* settings itself. dagster_aws builds the client; it is imported here, when an S3 archive is first used,
+    because importing it costs about a second that every code-location load (and every run) would pay."""
+
+    endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL)"
+    )
+    region_name: str | None = Field(default=None, description="AWS region (else boto3's own settings)")
+    profile_name: str | None = Field(default=None, description="AWS profile (else boto3's own settings)")
+    max_attempts: int = Field(default=5, description="attempts per S3 call, by boto3's retry handler")
+
+    def get_client(self) -> Any:
+        from dagster_aws.s3.utils import construct_s3_client
+
+        return construct_s3_client(
+            max_attempts=self.max_attempts,
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            profile_name=self.profile_name,
+        )
 
 
 class ArchiveStoreResource(dg.ConfigurableResource):
@@ -20,7 +44,7 @@ class ArchiveStoreResource(dg.ConfigurableResource):
     storage_class: str = Field(default=DEFAULT_STORAGE_CLASS, description="S3 storage class for new objects")
     server_side_encryption: str = Field(default=DEFAULT_ENCRYPTION, description="S3 default encryption")
     multipart_threshold_mb: int = Field(default=64, description="files at least this large upload in parts")
-    s3: S3Resource = Field(default_factory=S3Resource)
+    s3: S3ClientResource = Field(default_factory=S3ClientResource)
 
     def get_store(self) -> ArchiveStore:
         return store_from_url(

@@ -40,16 +40,15 @@ def test_secrets_are_bound_as_env_vars_and_never_shown() -> None:
 
 
 def test_the_resource_and_the_cli_build_the_same_store(moto_endpoint, s3_bucket, monkeypatch) -> None:
-    from dagster_aws.s3 import S3Resource
-
     from usage_archive.archive.store import store_from_url
+    from usage_archive.resources.archive_store import S3ClientResource
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     url = f"s3://{s3_bucket}/prod"
     from_cli = store_from_url(url, storage_class="STANDARD")
     from_resource = build_resources(
         Settings.from_env({"ARCHIVE_URL": url, "ARCHIVE_STORAGE_CLASS": "STANDARD"})
-    )["archive_store"].model_copy(update={"s3": S3Resource(endpoint_url=moto_endpoint)})
+    )["archive_store"].model_copy(update={"s3": S3ClientResource(endpoint_url=moto_endpoint)})
     stores = [from_cli, from_resource.get_store()]
     assert all(isinstance(s, S3ArchiveStore) for s in stores)
     assert {(s.bucket, s.prefix, s.storage_class) for s in stores} == {(s3_bucket, "prod", "STANDARD")}

@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
 from usage_archive.defs.billing.tables import BILLING_TABLES, BillingTableSpec, validate_table_specs
 from usage_archive.export.catalog import ColumnMissingError, TableMissingError
@@ -140,7 +141,7 @@ def build_billing_archive(
                     )
                 )
         except EXPECTED_ERRORS as exc:
-            raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None
+            raise as_failure(exc) from None
         for spec in specs:
             last_key = next(f.key for f in months[-1].files if f.spec == spec.export)
             yield dg.MaterializeResult(

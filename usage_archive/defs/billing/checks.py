@@ -12,8 +12,7 @@ import dagster as dg
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import (
     latest_materialization_metadata,
-    log_partition_evaluations,
-    run_partition_keys,
+    partitioned_check_result,
 )
 from usage_archive.defs.billing.assets import MANIFEST_KEY, table_key
 from usage_archive.defs.billing.partitions import billing_monthly_partitions
@@ -22,7 +21,7 @@ from usage_archive.export.catalog import quote_qualified
 from usage_archive.export.manifest import ManifestError, file_entry
 from usage_archive.export.month import month_filter_sql, read_manifest
 from usage_archive.export.snapshot import open_snapshot
-from usage_archive.export.verify import CHECKSUM_PROBLEMS, ROW_PROBLEMS, FileVerification, verify_file
+from usage_archive.export.verify import CHECKSUM_FINDINGS, ROW_FINDINGS, FileVerification, verify_file
 from usage_archive.periods import Month
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
@@ -33,16 +32,9 @@ LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 
 
-def check_periods(
-    context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition
-) -> list[Month]:
-    """The months this check run covers."""
-    return [Month.parse(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
-
-
-def _by_partition(by_month: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Month `YYYY-MM` → partition key `YYYY-MM-01`."""
-    return {f"{month}-01": problems for month, problems in by_month.items()}
+def check_periods(context: dg.AssetCheckExecutionContext) -> list[Month]:
+    """The months this check run covers: one partition, or a range backfilled in one run."""
+    return [Month.parse(k) for k in context.partition_keys]
 
 
 def _exported_records(context: dg.AssetCheckExecutionContext, key: dg.AssetKey, period: Month) -> int | None:
@@ -86,52 +78,47 @@ def build_billing_checks(
         archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        periods = check_periods(context, partitions_def)
+        periods = check_periods(context)
         verified: dict[str, list[tuple[Month, FileVerification | None, int | None]]] = {
             s.asset_name: [] for s in specs
         }
-        manifest_problems: list[str] = []
-        manifest_by_month: dict[str, list[str]] = {}
+        manifest_problems: dict[str, list[str]] = {}  # partition key → problems
         for period in periods:
+            found = manifest_problems.setdefault(period.key, [])
             try:
                 manifest = read_manifest(store, period)
             except (ManifestError, ArchiveStoreError) as exc:
-                manifest, problem = None, str(exc)
+                manifest = None
+                found.append(str(exc))
             else:
-                problem = f"no manifest in {store.uri()}" if manifest is None else None
-            found = manifest_by_month.setdefault(f"{period:%Y-%m}", [])
-            if problem:
-                manifest_problems.append(f"{period:%Y-%m}: {problem}")
-                found.append(problem)
+                if manifest is None:
+                    found.append(f"no manifest in {store.uri()}")
             names = [f["table"] for f in manifest["files"]] if manifest else []
             for spec in specs:
                 if manifest is not None and names.count(spec.asset_name) != 1:
-                    times = f"manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times"
-                    manifest_problems.append(f"{period:%Y-%m}: {times}")
-                    found.append(times)
+                    found.append(f"manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times")
                 entry = file_entry(manifest, spec.asset_name) if manifest else None
                 verification = verify_file(store, entry) if entry else None
                 exported = _exported_records(context, table_key(spec), period)
                 verified[spec.asset_name].append((period, verification, exported))
 
         for spec in specs:
-            rows_by_month: dict[str, list[str]] = {}
-            checksum_by_month: dict[str, list[str]] = {}
+            rows_problems: dict[str, list[str]] = {}
+            checksum_problems: dict[str, list[str]] = {}
             rows_meta, checksum_meta = {}, {}
             for period, verification, exported in verified[spec.asset_name]:
                 month = f"{period:%Y-%m}"
-                rows_found = rows_by_month.setdefault(month, [])
-                checksum_found = checksum_by_month.setdefault(month, [])
+                rows_found = rows_problems.setdefault(period.key, [])
+                checksum_found = checksum_problems.setdefault(period.key, [])
                 if verification is None:
                     rows_found.append("not in the manifest")
                     checksum_found.append("not in the manifest")
                     continue
-                rows_found += verification.problems_of(*ROW_PROBLEMS)
-                checksum_found += verification.problems_of(*CHECKSUM_PROBLEMS)
+                rows_found += verification.problems_of(ROW_FINDINGS)
+                checksum_found += verification.problems_of(CHECKSUM_FINDINGS)
                 if exported is not None and exported != verification.expected_records:
                     rows_found.append(
-                        f"the export reported {exported} rows, the manifest says "
-                        f"{verification.expected_records}"
+                        f"the export reported {exported} rows, the manifest says {verification.expected_records}"
                     )
                 rows_meta[month] = {
                     "parquet": verification.parquet_records,
@@ -143,37 +130,22 @@ def build_billing_checks(
                     "sha256": verification.sha256,
                     "storage_class": verification.storage_class,
                 }
-            for name, by_month, meta in (
-                (ROW_COUNT, rows_by_month, rows_meta),
-                (CHECKSUM, checksum_by_month, checksum_meta),
+            for name, problems, meta in (
+                (ROW_COUNT, rows_problems, rows_meta),
+                (CHECKSUM, checksum_problems, checksum_meta),
             ):
-                log_partition_evaluations(
+                yield partitioned_check_result(
                     context,
-                    asset_key=table_key(spec),
-                    check_name=name,
-                    problems_by_partition=_by_partition(by_month),
+                    table_key(spec),
+                    name,
+                    problems,
+                    metadata={"by_period": dg.MetadataValue.json(meta)},
                 )
-                problems = [f"{month}: {p}" for month, found in by_month.items() for p in found]
-                yield dg.AssetCheckResult(
-                    asset_key=table_key(spec),
-                    check_name=name,
-                    passed=not problems,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    description="; ".join(problems) or None,
-                    metadata={"by_period": dg.MetadataValue.json(meta), "problems": len(problems)},
-                )
-        log_partition_evaluations(
+        yield partitioned_check_result(
             context,
-            asset_key=MANIFEST_KEY,
-            check_name=LISTS_EVERY_TABLE,
-            problems_by_partition=_by_partition(manifest_by_month),
-        )
-        yield dg.AssetCheckResult(
-            asset_key=MANIFEST_KEY,
-            check_name=LISTS_EVERY_TABLE,
-            passed=not manifest_problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(manifest_problems) or None,
+            MANIFEST_KEY,
+            LISTS_EVERY_TABLE,
+            manifest_problems,
             metadata={
                 "expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
                 "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods]),
@@ -200,7 +172,7 @@ def build_billing_checks(
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        periods = check_periods(context, partitions_def)
+        periods = check_periods(context)
         counts: dict[str, dict[str, dict[str, int | None]]] = {s.asset_name: {} for s in monthly}
         error = None
         try:
@@ -220,38 +192,22 @@ def build_billing_checks(
         except Exception as exc:  # a warning check: report, never fail the run
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
-            drifted = {
-                m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]
+            problems = {
+                period.key: [error]
+                if error
+                else [
+                    f"archived {c['archived']}, database now has {c['in_database_now']}"
+                    for c in [counts[spec.asset_name].get(f"{period:%Y-%m}")]
+                    if c is not None and c["archived"] != c["in_database_now"]
+                ]
+                for period in periods
             }
-            log_partition_evaluations(
+            yield partitioned_check_result(
                 context,
-                asset_key=table_key(spec),
-                check_name=SOURCE_DRIFT,
+                table_key(spec),
+                SOURCE_DRIFT,
+                problems,
                 severity=dg.AssetCheckSeverity.WARN,
-                problems_by_partition=_by_partition(
-                    {
-                        m: [f"archived {c['archived']}, database now has {c['in_database_now']}"]
-                        if m in drifted
-                        else [error]
-                        if error
-                        else []
-                        for m, c in counts[spec.asset_name].items()
-                    }
-                ),
-            )
-            yield dg.AssetCheckResult(
-                asset_key=table_key(spec),
-                check_name=SOURCE_DRIFT,
-                passed=error is None and not drifted,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=error
-                or (
-                    "; ".join(
-                        f"{m}: archived {c['archived']}, database now has {c['in_database_now']}"
-                        for m, c in drifted.items()
-                    )
-                    or None
-                ),
                 metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])},
             )
 

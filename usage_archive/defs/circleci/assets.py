@@ -15,6 +15,7 @@ from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.api import CircleCIError, ExportNotReady, ExportWindowError, RateLimited
 from usage_archive.circleci.columns import UsageExportFormatError
 from usage_archive.circleci.weekly import WeekCsv, WeekJson, archive_week_json, fetch_week_csv
+from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
     circleci_weekly_partitions,
@@ -31,9 +32,16 @@ EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, Arc
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
 
-
-def _failure(exc: Exception) -> dg.Failure:
-    return dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=isinstance(exc, RETRYABLE))
+# The JSON follows every new CSV, of any week (eager() alone would only look at the latest one): a CSV stored
+# by a run that did not also build the JSON (the UI, a CSV-only backfill, an import run). eager() already
+# ignores CSVs from runs that targeted the JSON too (the weekly job), waits while a CSV run is in progress, and
+# requests each new CSV once. A CSV whose blocking check failed is not followed, as in a run of both assets.
+JSON_FOLLOWS_CSV = (
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    & ~dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
+    )
+).with_label("json_follows_csv")
 
 
 def _decimal_json(credits: dict[str, Decimal]) -> dg.MetadataValue:
@@ -98,7 +106,7 @@ def build_circleci_assets(
                 )
                 weeks.append((key, fetch_week_csv(store, client, org, week, layout, log=context.log.info)))
         except EXPECTED_ERRORS as exc:
-            raise _failure(exc) from None
+            raise as_failure(exc, RETRYABLE) from None
         return dg.MaterializeResult(metadata=_csv_metadata(weeks, store.uri(weeks[-1][1].key)))
 
     @dg.asset(
@@ -108,6 +116,7 @@ def build_circleci_assets(
         backfill_policy=backfill,
         deps=[USAGE_CSV],
         kinds={"json"},
+        automation_condition=JSON_FOLLOWS_CSV,
         description="The week's usage as pipelines → workflows → jobs with project, trigger, timestamps, status, "
         "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
         "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",
@@ -125,7 +134,7 @@ def build_circleci_assets(
                 results.append((key, archive_week_json(store, layout, csv_org, week)))
                 context.log.info(f"stored {store.uri(results[-1][1].key)}")
         except EXPECTED_ERRORS as exc:
-            raise _failure(exc) from None
+            raise as_failure(exc, RETRYABLE) from None
         last = results[-1][1]
         metadata: dict[str, object] = {
             "dagster/row_count": sum(r.hierarchy.jobs for _, r in results),

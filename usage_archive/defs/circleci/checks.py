@@ -10,7 +10,7 @@ import dagster as dg
 from usage_archive.archive.layout import CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
-from usage_archive.dagster_helpers import log_partition_evaluations, run_partition_keys
+from usage_archive.dagster_helpers import partitioned_check_result
 from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
 from usage_archive.defs.circleci.partitions import (
     CIRCLECI_LAYOUT,
@@ -22,10 +22,6 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 JOB_COUNT = "job_count_matches_csv"
 CREDIT_TOTALS = "credit_totals_match_csv"
 READABLE_EXPORT = "csv_is_a_usage_export"
-
-
-def _flatten(problems_by_partition: dict[str, list[str]]) -> list[str]:
-    return [f"{key}: {p}" for key, found in problems_by_partition.items() for p in found]
 
 
 def build_circleci_checks(
@@ -56,10 +52,10 @@ def build_circleci_checks(
         archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        job_problems: dict[str, list[str]] = {}
+        job_problems: dict[str, list[str]] = {}  # partition key → problems
         credit_problems: dict[str, list[str]] = {}
         counts: dict[str, dict[str, int]] = {}
-        for key in run_partition_keys(context, partitions_def, "a week"):
+        for key in context.partition_keys:  # one week, or a range backfilled in one run
             org, week = split_partition_key(key, partitions_def)
             org = org or (layout.org_ids[0] if layout.org_ids else "")
             jobs_found, credits_found = job_problems.setdefault(key, []), credit_problems.setdefault(key, [])
@@ -77,25 +73,14 @@ def build_circleci_checks(
             jobs_found += jobs
             credits_found += credits
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
-        for name, by_key in ((JOB_COUNT, job_problems), (CREDIT_TOTALS, credit_problems)):
-            log_partition_evaluations(
-                context, asset_key=USAGE_JSON, check_name=name, problems_by_partition=by_key
-            )
-        job_list, credit_list = _flatten(job_problems), _flatten(credit_problems)
-        yield dg.AssetCheckResult(
-            check_name=JOB_COUNT,
-            asset_key=USAGE_JSON,
-            passed=not job_list,
-            description="; ".join(job_list)[:2000] or None,
+        yield partitioned_check_result(
+            context,
+            USAGE_JSON,
+            JOB_COUNT,
+            job_problems,
             metadata={"by_partition": dg.MetadataValue.json(counts)},
         )
-        yield dg.AssetCheckResult(
-            check_name=CREDIT_TOTALS,
-            asset_key=USAGE_JSON,
-            passed=not credit_list,
-            description="; ".join(credit_list)[:2000] or None,
-            metadata={"problems": len(credit_list)},
-        )
+        yield partitioned_check_result(context, USAGE_JSON, CREDIT_TOTALS, credit_problems)
 
     csv_spec = dg.AssetCheckSpec(
         READABLE_EXPORT,
@@ -111,11 +96,11 @@ def build_circleci_checks(
         archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
-        by_key: dict[str, list[str]] = {}
-        for key in run_partition_keys(context, partitions_def, "a week"):
+        problems: dict[str, list[str]] = {}
+        for key in context.partition_keys:
             org, week = split_partition_key(key, partitions_def)
             csv_key = layout.csv_key(org or (layout.org_ids[0] if layout.org_ids else ""), week)
-            found = by_key.setdefault(key, [])
+            found = problems.setdefault(key, [])
             with tempfile.TemporaryDirectory(prefix="circleci-check-") as tmp:
                 path = Path(tmp) / "week.csv"
                 try:
@@ -124,16 +109,7 @@ def build_circleci_checks(
                     found.append(str(exc))
                     continue
                 found += csv_problems(path, csv_key)
-        log_partition_evaluations(
-            context, asset_key=USAGE_CSV, check_name=READABLE_EXPORT, problems_by_partition=by_key
-        )
-        problems = _flatten(by_key)
-        yield dg.AssetCheckResult(
-            check_name=READABLE_EXPORT,
-            asset_key=USAGE_CSV,
-            passed=not problems,
-            description="; ".join(problems)[:2000] or None,
-        )
+        yield partitioned_check_result(context, USAGE_CSV, READABLE_EXPORT, problems)
 
     return [circleci_usage_integrity, circleci_usage_csv_readable]
 

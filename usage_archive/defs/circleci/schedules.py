@@ -1,17 +1,13 @@
-"""Every Monday 02:00 UTC: the week that just ended, for every configured organisation. Both assets are in the
-job, so the JSON follows the CSV in the same run (and the blocking checks run after it)."""
+"""Every Monday 02:00 UTC: the week that just ended, for every configured organisation (one run per
+organisation when several are configured: Dagster's schedule for a multi-partitioned job requests every org of
+the newest week). Both assets are in the job, so the JSON follows the CSV in the same run (and the blocking
+checks run after it)."""
 
 from typing import Any
 
 import dagster as dg
 
 from usage_archive.defs.circleci.assets import GROUP, USAGE_CSV, USAGE_JSON
-from usage_archive.defs.circleci.partitions import (
-    CIRCLECI_ORG_IDS,
-    circleci_weekly_partitions,
-    partition_key_for,
-)
-from usage_archive.periods import Week
 
 circleci_weekly_usage_job = dg.define_asset_job(
     "circleci_weekly_usage",
@@ -21,30 +17,16 @@ circleci_weekly_usage_job = dg.define_asset_job(
 )
 
 
-def build_weekly_schedule(
-    job: Any = circleci_weekly_usage_job,
-    org_ids: tuple[str, ...] = CIRCLECI_ORG_IDS,
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
-) -> dg.ScheduleDefinition:
-    @dg.schedule(
+def build_weekly_schedule(job: Any = circleci_weekly_usage_job) -> Any:
+    """The schedule of `job` (an asset job resolved against its assets' partitions when Definitions load)."""
+    return dg.build_schedule_from_partitioned_job(
+        job,
         name="circleci_weekly_usage_schedule",
-        cron_schedule="0 2 * * 1",
-        execution_timezone="UTC",
-        job=job,
+        day_of_week=1,
+        hour_of_day=2,
+        minute_of_hour=0,
         description="Monday 02:00 UTC: last week's CircleCI usage, one run per organisation",
     )
-    def circleci_weekly_usage_schedule(context: dg.ScheduleEvaluationContext) -> Any:
-        if not org_ids:
-            return dg.SkipReason("CIRCLECI_ORG_ID is not set: no organisation to archive")
-        week = Week.last_ended(context.scheduled_execution_time.date())
-        return [
-            dg.RunRequest(
-                run_key=f"{org}|{week.key}", partition_key=partition_key_for(org, week, partitions_def)
-            )
-            for org in (org_ids if isinstance(partitions_def, dg.MultiPartitionsDefinition) else org_ids[:1])
-        ]
-
-    return circleci_weekly_usage_schedule
 
 
 circleci_weekly_usage_schedule = build_weekly_schedule()

@@ -1,140 +1,58 @@
-"""Import of existing exports: watches the CircleCI `incoming/` folder of the archive (archive/layout.py).
+"""CircleCI sensors: exports dropped under the CircleCI incoming/ folder (archive/layout.py), and the JSON that follows its CSV.
 
-Each new `.csv`/`.csv.gz` is archived as the week(s) it covers (reported as materializations of
-`circleci/usage_csv`), moved to `imported/`, and a run of `circleci/usage_hierarchical_json`
-(with its blocking checks) is requested for each of those weeks, so the JSON follows without a manual step.
-A file that is not a usage export stays in place with a `.rejected.txt` note; it is looked at again only
-when it changes (the cursor remembers its size).
+- `circleci_incoming_exports` only looks: each `.csv`/`.csv.gz` waiting under incoming/ becomes one run of
+  `circleci_import_export` (jobs.py), which does the work with its own run log. The run key is the object's
+  key, size and write time, so a file is imported once, a re-dropped or changed file again, and a rejected
+  file is not tried again until it changes. The tick itself writes nothing.
+- `circleci_automation` evaluates the automation condition of `circleci/usage_hierarchical_json`
+  (`JSON_FOLLOWS_CSV`, assets.py): a week's CSV stored by a run that did not also build the JSON (from the UI,
+  a CSV-only backfill, an import) is followed by a run of the JSON and its blocking checks.
 """
 
-import json
+from __future__ import annotations
 
 import dagster as dg
 
-from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX, CircleCILayout
-from usage_archive.circleci.incoming import NotAUsageExport, import_export, incoming_files, reject
-from usage_archive.defs.circleci.assets import USAGE_CSV, USAGE_JSON
-from usage_archive.defs.circleci.partitions import (
-    CIRCLECI_LAYOUT,
-    circleci_weekly_partitions,
-    partition_key_for,
-)
+from usage_archive.archive.layout import CIRCLECI_INCOMING_PREFIX
+from usage_archive.circleci.incoming import incoming_files
+from usage_archive.defs.circleci.assets import USAGE_JSON
+from usage_archive.defs.circleci.jobs import circleci_import_export, import_run_config
 from usage_archive.resources.archive_store import ArchiveStoreResource
 
 
-def build_incoming_sensor(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
-    layout: CircleCILayout = CIRCLECI_LAYOUT,
-) -> dg.SensorDefinition:
+def build_incoming_sensor(job: dg.JobDefinition = circleci_import_export) -> dg.SensorDefinition:
     @dg.sensor(
         name="circleci_incoming_exports",
+        job=job,
         minimum_interval_seconds=60,
-        asset_selection=[USAGE_JSON],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Archives usage exports dropped under {CIRCLECI_INCOMING_PREFIX}/ and builds their JSON",
+        description=f"Requests an import run for each usage export dropped under {CIRCLECI_INCOMING_PREFIX}/",
     )
     def circleci_incoming_exports(
         context: dg.SensorEvaluationContext,
         archive_store: ArchiveStoreResource,
     ) -> dg.SensorResult:
-        store = archive_store.get_store()
-        rejected: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-        events: list[dg.AssetMaterialization] = []
-        requests: list[dg.RunRequest] = []
-        known = set(partitions_def.get_partition_keys())
-        for item in incoming_files(store):
-            if rejected.get(item.key) == item.bytes:
-                continue
-            try:
-                result = import_export(store, item.key, layout, log=context.log.info)
-            except NotAUsageExport as exc:
-                note = reject(store, item.key, str(exc))
-                rejected[item.key] = item.bytes
-                context.log.warning(f"not imported: {exc} (left in place, reason in {note})")
-                continue
-            rejected.pop(item.key, None)
-            for week in result.weeks:
-                key = partition_key_for(week.org_id, week.week, partitions_def)
-                if key not in known:
-                    context.log.warning(
-                        f"{week.csv_key} is archived, but week {week.week} is not a partition of "
-                        "the CircleCI assets (see USAGE_ARCHIVE_START_WEEK): no JSON run requested"
-                    )
-                    continue
-                events.append(
-                    dg.AssetMaterialization(
-                        asset_key=USAGE_CSV,
-                        partition=key,
-                        metadata={
-                            "imported_from": result.moved_to,
-                            "rows_imported": week.rows_in_file,
-                            "object": dg.MetadataValue.path(store.uri(week.csv_key)),
-                            "sha256": week.stored.sha256 or "",
-                        },
-                    )
-                )
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"import:{result.moved_to}:{key}",
-                        partition_key=key,
-                        tags={"usage_archive/imported_from": result.moved_to},
-                    )
-                )
-        return dg.SensorResult(
-            run_requests=requests, asset_events=events, cursor=json.dumps(rejected, sort_keys=True)
-        )
+        requests = [
+            dg.RunRequest(
+                run_key=f"{item.key}|{item.bytes}|{item.modified}",
+                run_config=import_run_config(item.key),
+                tags={"usage_archive/incoming": item.key},
+            )
+            for item in incoming_files(archive_store.get_store())
+        ]
+        if not requests:
+            return dg.SensorResult(skip_reason=f"nothing waits under {CIRCLECI_INCOMING_PREFIX}/")
+        return dg.SensorResult(run_requests=requests)
 
     return circleci_incoming_exports
 
 
 circleci_incoming_exports = build_incoming_sensor()
 
-
-def _run_plans_json(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """Whether the run that stored the CSV also planned the JSON (the scheduled job, a both-assets backfill)."""
-    planned = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
-    ).records
-    return any(
-        r.event_log_entry.dagster_event is not None
-        and r.event_log_entry.dagster_event.asset_key == USAGE_JSON
-        for r in planned
-    )
-
-
-def build_json_follows_csv_sensor() -> dg.SensorDefinition:
-    @dg.sensor(
-        name="circleci_json_follows_csv",
-        minimum_interval_seconds=60,
-        asset_selection=[USAGE_JSON],
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="When a run materializes circleci/usage_csv without the JSON (say, from the UI), "
-        "requests circleci/usage_hierarchical_json for the same partition",
-    )
-    def circleci_json_follows_csv(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        after = int(context.cursor) if context.cursor else None
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=USAGE_CSV, after_storage_id=after), limit=200, ascending=True
-        ).records
-        requests: list[dg.RunRequest] = []
-        for record in records:
-            after = record.storage_id
-            if not record.run_id or not record.partition_key:
-                continue  # imports (runless events) get their JSON run from circleci_incoming_exports
-            if _run_plans_json(context.instance, record.run_id):
-                continue  # that run builds the JSON itself
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"follow:{record.storage_id}",
-                    partition_key=record.partition_key,
-                    tags={"usage_archive/follows_run": record.run_id},
-                )
-            )
-        if after is None and not records:
-            return dg.SensorResult(skip_reason="no materialization of circleci/usage_csv yet")
-        return dg.SensorResult(run_requests=requests, cursor=str(after) if after is not None else None)
-
-    return circleci_json_follows_csv
-
-
-circleci_json_follows_csv = build_json_follows_csv_sensor()
+circleci_automation = dg.AutomationConditionSensorDefinition(
+    "circleci_automation",
+    target=dg.AssetSelection.assets(USAGE_JSON),
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Builds circleci/usage_hierarchical_json for every week whose CSV was stored without it",
+)

@@ -10,6 +10,7 @@ import dagster as dg
 
 from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX
 from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
 from usage_archive.github_actions.client import GitHubError, GitHubRateLimitError
@@ -99,9 +100,7 @@ def workflow_runs(
             client.close()
     except EXPECTED_ERRORS as exc:
         # A rate limit may clear: such a failure can be retried and resumes; the others need a fix first.
-        raise dg.Failure(
-            description=f"{type(exc).__name__}: {exc}", allow_retries=isinstance(exc, GitHubRateLimitError)
-        ) from None
+        raise as_failure(exc, retryable=(GitHubRateLimitError,)) from None
 
     collection, summary = weeks[-1]
     metadata = summary_metadata(summary)

@@ -10,11 +10,7 @@ import dagster as dg
 
 from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.archive.store import ArchiveStoreError
-from usage_archive.dagster_helpers import (
-    latest_materialization_metadata,
-    log_partition_evaluations,
-    run_partition_keys,
-)
+from usage_archive.dagster_helpers import latest_materialization_metadata, partitioned_check_result
 from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
 from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
@@ -24,11 +20,6 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 
 EVERY_RUN_HAS_ITS_JOBS = "every_run_has_its_jobs"
 NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
-
-
-def check_weeks(context: dg.AssetCheckExecutionContext) -> list[str]:
-    """The weeks this check run covers."""
-    return run_partition_keys(context, weekly_partitions, "a week (the Monday, YYYY-MM-DD)")
 
 
 def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | None:
@@ -68,10 +59,10 @@ def github_actions_workflow_runs_integrity(
     archive_store: ArchiveStoreResource,
 ) -> Iterator[dg.AssetCheckResult]:
     store = archive_store.get_store()
-    missing: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}  # partition key → problems
     duplicates: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int | None]] = {}
-    for week in check_weeks(context):
+    for week in context.partition_keys:  # one week, or a range backfilled in one run
         key = github_workflow_runs_key(Week.parse(week))
         missing_found, duplicates_found = missing.setdefault(week, []), duplicates.setdefault(week, [])
         try:
@@ -92,18 +83,9 @@ def github_actions_workflow_runs_integrity(
             "reported_jobs": reported,
             "runs": sum(len(e["runs"]) for e in info["repositories"].values()),
         }
-    for name, by_week in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
-        log_partition_evaluations(
-            context, asset_key=WORKFLOW_RUNS_KEY, check_name=name, problems_by_partition=by_week
-        )
-        problems = [f"{week}: {p}" for week, found in by_week.items() for p in found]
-        yield dg.AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY,
-            check_name=name,
-            passed=not problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(problems) or None,
-            metadata={"by_week": dg.MetadataValue.json(counts), "problems": len(problems)},
+    for name, problems in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
+        yield partitioned_check_result(
+            context, WORKFLOW_RUNS_KEY, name, problems, metadata={"by_week": dg.MetadataValue.json(counts)}
         )
 
 

@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
+from usage_archive.dagster_helpers import as_failure, describe_problems
 from usage_archive.governance.audit import summary_table, verify_all, verify_period
 from usage_archive.governance.bucket_policy import (
     BucketPolicyError,
@@ -62,13 +63,13 @@ def verify_archive(
     try:
         results = verify_all(store) if config.all_months else [verify_period(store, config.period)]
     except (PeriodError, ArchiveStoreError) as exc:
-        raise dg.Failure(f"{type(exc).__name__}: {exc}") from None
+        raise as_failure(exc) from None
     table = summary_table(results)
     context.log.info(f"verified {len(results)} month(s) in {store.uri()}:\n{table}")
     problems = [p for r in results for p in r.problems]
     if problems:
         raise dg.Failure(
-            description=f"{len(problems)} mismatch(es) in {store.uri()}: " + "; ".join(problems[:10]),
+            description=f"{len(problems)} mismatch(es) in {store.uri()}: {describe_problems(problems)}",
             metadata={
                 "summary": dg.MetadataValue.md(f"```\n{table}\n```"),
                 "problems": dg.MetadataValue.json(problems),
@@ -105,7 +106,7 @@ def _bucket_report(
         )
         report = action(store.client, settings)
     except (ValueError, LifecycleError, BucketPolicyError) as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from None
+        raise as_failure(exc) from None
     context.log.info("\n".join(report.lines()))
     return report
 
@@ -136,9 +137,8 @@ def check_bucket_settings(
     report = _bucket_report(context, config, archive_store, check_bucket)
     if report is not None and report.drift:
         raise dg.Failure(
-            description=f"bucket {report.bucket} drifted from its settings: "
-            + "; ".join(d.describe() for d in report.drift)
-            + " (run bucket_apply_job to fix)",
+            description=f"bucket {report.bucket} drifted from its settings (run bucket_apply_job to fix): "
+            + describe_problems([d.describe() for d in report.drift]),
             metadata={"drift": dg.MetadataValue.json([d.describe() for d in report.drift])},
             allow_retries=False,
         )

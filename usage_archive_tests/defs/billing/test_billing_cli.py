@@ -16,7 +16,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -44,19 +43,7 @@ def cli_env(billing_db: str, moto_endpoint: str, s3_bucket: str, tmp_path) -> di
 
 
 def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_client, s3_bucket) -> None:
-    done = _run(
-        [
-            "asset",
-            "materialize",
-            "--select",
-            "group:billing",
-            "--partition",
-            "2026-09-01",
-            "--config-json",
-            IN_PROCESS,
-        ],
-        cli_env,
-    )
+    done = _run(["asset", "materialize", "--select", "group:billing", "--partition", "2026-09-01"], cli_env)
     assert done.returncode == 0, done.stderr[-3000:]
     prefix = "ci/billing-archive/2026/09/"
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]}
@@ -72,8 +59,6 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
     manifest["files"][5]["records"] += 7
     s3_client.put_object(Bucket=s3_bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
 
-    run_config = Path(cli_env["DAGSTER_HOME"]) / "in_process.json"
-    run_config.write_text(IN_PROCESS)
     verify = _run(
         [
             "job",
@@ -82,8 +67,6 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
             "billing_archive_verify",
             "--tags",
             json.dumps({"dagster/partition": "2026-09-01"}),
-            "--config",
-            str(run_config),
         ],
         cli_env,
     )
@@ -96,16 +79,7 @@ def test_cli_materializes_a_month_then_fails_on_a_tampered_archive(cli_env, s3_c
 
 def test_cli_backfills_a_range_of_months(cli_env, s3_client, s3_bucket) -> None:
     done = _run(
-        [
-            "asset",
-            "materialize",
-            "--select",
-            "group:billing",
-            "--partition-range",
-            "2026-08-01...2026-09-01",
-            "--config-json",
-            IN_PROCESS,
-        ],
+        ["asset", "materialize", "--select", "group:billing", "--partition-range", "2026-08-01...2026-09-01"],
         cli_env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -114,3 +88,64 @@ def test_cli_backfills_a_range_of_months(cli_env, s3_client, s3_bucket) -> None:
             "Body"
         ]
         assert json.loads(body.read())["period"] == f"2026-{month}"
+
+
+# ---- from the project root with no DAGSTER_HOME: the root dagster.yaml, a temporary instance ----
+
+
+@pytest.fixture
+def root_env(billing_db: str, tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    return {**env, "BILLING_DATABASE_URL": billing_db, "ARCHIVE_URL": str(tmp_path / "archive")}
+
+
+def _instance_folders() -> set[Path]:
+    return set(PROJECT.glob(".tmp_dagster_home_*"))
+
+
+def _assert_month_archived_and_checked(
+    done: subprocess.CompletedProcess[str], archive: Path, month: str
+) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert (archive / f"billing-archive/2026/{month}/manifest.json").is_file()
+    assert "Asset check 'row_count_matches_manifest' on 'billing/credits' passed" in output
+
+
+def test_asset_materialize_from_the_project_root_needs_no_dagster_home(root_env, tmp_path) -> None:
+    before = _instance_folders()
+    done = subprocess.run(
+        [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "usage_archive.definitions",
+            "--select",
+            "group:billing",
+            "--partition",
+            "2026-09-01",
+        ],
+        cwd=PROJECT,
+        env=root_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    _assert_month_archived_and_checked(done, tmp_path / "archive", "09")
+    # The run was kept in a temporary instance under the project root (configured by its dagster.yaml),
+    # removed when the command ended.
+    assert _instance_folders() == before
+
+
+def test_dg_launch_works_like_asset_materialize(root_env, tmp_path) -> None:
+    dg_cli = str(Path(sys.executable).with_name("dg"))
+    done = subprocess.run(
+        [dg_cli, "launch", "--assets", "group:billing", "--partition", "2026-08-01"],
+        cwd=PROJECT,
+        env=root_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    _assert_month_archived_and_checked(done, tmp_path / "archive", "08")

@@ -3,7 +3,6 @@ the moto S3 server (one subprocess run, slow)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path) -> None:
@@ -45,8 +43,6 @@ def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket,
             "circleci/usage_csv,circleci/usage_hierarchical_json",
             "--partition",
             week,
-            "--config-json",
-            IN_PROCESS,
         ],
         cwd=PROJECT,
         env=env,

@@ -4,10 +4,9 @@ child-process run that the restart test kills."""
 from __future__ import annotations
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from usage_archive.defs.circleci.assets import usage_csv
-from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
 from usage_archive.resources.circleci import CircleCIResource
 from usage_archive_tests.fakes.circleci_api import FakeUsageApi
 
@@ -29,7 +28,7 @@ def usage_resources(
     }
     return {
         "archive_store": ArchiveStoreResource(
-            url=f"s3://{bucket}/{prefix}", s3=S3Resource(endpoint_url=endpoint)
+            url=f"s3://{bucket}/{prefix}", s3=S3ClientResource(endpoint_url=endpoint)
         ),
         "circleci": CircleCIResource(**settings),
     }
@@ -43,7 +42,9 @@ def materialize_usage_csv_in_child(
         [usage_csv],
         partition_key=partition,
         resources={
-            "archive_store": ArchiveStoreResource(url=archive_url, s3=S3Resource(endpoint_url=s3_endpoint)),
+            "archive_store": ArchiveStoreResource(
+                url=archive_url, s3=S3ClientResource(endpoint_url=s3_endpoint)
+            ),
             "circleci": CircleCIResource(
                 token=token,
                 org_ids=org_id,

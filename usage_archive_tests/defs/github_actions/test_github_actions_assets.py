@@ -9,7 +9,6 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster_aws.s3 import S3Resource
 
 from usage_archive.archive.layout import github_workflow_runs_key
 from usage_archive.defs.github_actions.assets import workflow_runs
@@ -19,7 +18,7 @@ from usage_archive.defs.github_actions.checks import (
 )
 from usage_archive.github_actions.archive_file import read_archive
 from usage_archive.periods import Week
-from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
 from usage_archive.resources.github import GitHubResource
 from usage_archive_tests.defs.github_actions.conftest import REPOSITORIES_YML, TOKEN, WEEK, github_resource
 from usage_archive_tests.fakes.github_api import FakeGitHub
@@ -57,7 +56,9 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckE
 def test_a_week_into_s3_with_metrics_and_passing_checks(
     github: FakeGitHub, repositories_file: Path, moto_endpoint: str, s3_bucket: str, s3_client
 ) -> None:
-    store = ArchiveStoreResource(url=f"s3://{s3_bucket}/archive", s3=S3Resource(endpoint_url=moto_endpoint))
+    store = ArchiveStoreResource(
+        url=f"s3://{s3_bucket}/archive", s3=S3ClientResource(endpoint_url=moto_endpoint)
+    )
     result = materialize(store, github, repositories_file)
     assert result.success
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,6 @@ pytestmark = pytest.mark.cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 
 
 @pytest.fixture
@@ -58,8 +56,6 @@ def test_cli_materializes_a_partition_range_and_checks_it(
             "group:github_actions",
             "--partition-range",
             "2025-12-29...2026-01-05",
-            "--config-json",
-            IN_PROCESS,
         ],
         cwd=PROJECT,
         env=env,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStore
@@ -16,7 +15,7 @@ from usage_archive.defs.ops.jobs import archive_verify_job, bucket_apply_job, bu
 from usage_archive.defs.ops.sensors import alert_on_run_failure, alert_on_stale_archive, restore_completed
 from usage_archive.governance.restore import read_record, request_restores
 from usage_archive.resources.alerts import AlertWebhookResource
-from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
 from usage_archive_tests.fakes.webhook import FakeWebhook
 from usage_archive_tests.governance.archive_fixtures import PERIOD, ArchivedMonths, RestoringS3
 
@@ -27,7 +26,7 @@ def store_resource(archived: ArchivedMonths, moto_endpoint: str) -> ArchiveStore
     return ArchiveStoreResource(
         url=f"s3://{archived.bucket}/prod",
         storage_class="STANDARD",
-        s3=S3Resource(endpoint_url=moto_endpoint),
+        s3=S3ClientResource(endpoint_url=moto_endpoint),
     )
 
 
@@ -178,7 +177,7 @@ def test_restore_sensor_waits_then_launches_verify(archived, moto_endpoint: str,
     slow = RestoringArchiveStore(
         url=real.url,
         storage_class="STANDARD",
-        s3=S3Resource(endpoint_url=moto_endpoint),
+        s3=S3ClientResource(endpoint_url=moto_endpoint),
         restoring=archived.file_keys(),
     )
     waiting = tick(slow)

@@ -27,8 +27,43 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
+class _Period:
+    """What months and weeks share, given their first day and the day after their last."""
+
+    @property
+    def first(self) -> date:
+        raise NotImplementedError
+
+    @property
+    def end_day(self) -> date:
+        raise NotImplementedError
+
+    @property
+    def start(self) -> datetime:
+        return _utc_midnight(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return _utc_midnight(self.end_day)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[first day 00:00 UTC, the next period's first day 00:00 UTC)."""
+        return self.start, self.end
+
+    @property
+    def last_second(self) -> datetime:
+        """The period's last second: the inclusive end APIs that take closed intervals ask for."""
+        return self.end - ONE_SECOND
+
+    @property
+    def label(self) -> str:
+        """`<first day>-to-<next period's first day>`, as object names use it."""
+        return f"{self.first.isoformat()}-to-{self.end_day.isoformat()}"
+
+
 @dataclass(frozen=True, order=True)
-class Month:
+class Month(_Period):
     """A calendar month in UTC. Partition keys are its first day (`YYYY-MM-01`); users may type `YYYY-MM`."""
 
     first_day: date
@@ -76,21 +111,8 @@ class Month:
         return date(year, month + 1, 1)
 
     @property
-    def start(self) -> datetime:
-        return _utc_midnight(self.first_day)
-
-    @property
-    def end(self) -> datetime:
-        return _utc_midnight(self.end_day)
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        """[first day 00:00 UTC, first day of the next month 00:00 UTC)."""
-        return self.start, self.end
-
-    @property
-    def label(self) -> str:
-        return f"{self.first_day.isoformat()}-to-{self.end_day.isoformat()}"
+    def first(self) -> date:
+        return self.first_day
 
     def previous(self) -> Month:
         return Month.containing(self.first_day - timedelta(days=1))
@@ -111,7 +133,7 @@ class Month:
 
 
 @dataclass(frozen=True, order=True)
-class Week:
+class Week(_Period):
     """Monday 00:00 UTC to the next Monday 00:00 UTC. Partition keys (and what users type) are the Monday."""
 
     monday: date
@@ -158,27 +180,8 @@ class Week:
         return self.monday + timedelta(days=7)
 
     @property
-    def start(self) -> datetime:
-        return _utc_midnight(self.monday)
-
-    @property
-    def end(self) -> datetime:
-        return _utc_midnight(self.end_day)
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        """[Monday 00:00 UTC, next Monday 00:00 UTC)."""
-        return self.start, self.end
-
-    @property
-    def last_second(self) -> datetime:
-        """Sunday 23:59:59 UTC: the inclusive end APIs that take closed intervals ask for."""
-        return self.end - ONE_SECOND
-
-    @property
-    def label(self) -> str:
-        """`<Monday>-to-<next Monday>`, as object names use it."""
-        return f"{self.monday.isoformat()}-to-{self.end_day.isoformat()}"
+    def first(self) -> date:
+        return self.monday
 
     def previous(self) -> Week:
         return Week(self.monday - timedelta(days=7))

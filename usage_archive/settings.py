@@ -34,6 +34,7 @@ DEFAULT_UI_URL = "http://localhost:3000"
 DEFAULT_OBJECT_LOCK_DAYS = 3650
 DEFAULT_OBJECT_LOCK_MODE = "COMPLIANCE"
 OBJECT_LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
+# In AWS's transition order: an object only ever moves to a class further down this list.
 STORAGE_CLASSES = (
     "STANDARD",
     "STANDARD_IA",

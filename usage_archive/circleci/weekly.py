@@ -7,7 +7,6 @@ Weeks are `periods.Week` (Monday 00:00 UTC); where their files go is `archive.la
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,35 +15,16 @@ from pathlib import Path
 
 from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import ArchiveStore, StoredObject
-from usage_archive.circleci.api import CircleCISettingsError, ExportFailed, ExportJobNotFound, UsageApiClient
+from usage_archive.circleci.api import ExportFailed, ExportJobNotFound, UsageApiClient
 from usage_archive.circleci.hierarchy import HierarchyResult, write_hierarchy
 from usage_archive.circleci.merge import MergeResult, merge_parts
 from usage_archive.periods import Week
-
-_ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 Log = Callable[[str], None]
 
 
 def _quiet(message: str) -> None:
     return None
-
-
-def parse_org_ids(value: str | None) -> tuple[str, ...]:
-    """CIRCLECI_ORG_ID: one id or a comma-separated list (duplicates and blanks ignored)."""
-    ids: list[str] = []
-    for item in (value or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if not _ORG_ID.match(item):
-            raise CircleCISettingsError(
-                f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
-                "(letters, digits, '-', '_' and '.' only)"
-            )
-        if item not in ids:
-            ids.append(item)
-    return tuple(ids)
 
 
 def load_export_job(store: ArchiveStore, org_id: str, week: Week) -> dict | None:

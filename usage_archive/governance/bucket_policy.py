@@ -24,6 +24,7 @@ from usage_archive.settings import (
     DEFAULT_OBJECT_LOCK_MODE,
     DEFAULT_STORAGE_CLASS,
     OBJECT_LOCK_MODES,
+    STORAGE_CLASSES,
     Settings,
 )
 
@@ -33,15 +34,7 @@ ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 NONCURRENT_VERSION_DAYS = 30
 
 # AWS's transition waterfall: an object only ever moves to a class further down this list.
-STORAGE_CLASS_ORDER = (
-    "STANDARD",
-    "STANDARD_IA",
-    "INTELLIGENT_TIERING",
-    "ONEZONE_IA",
-    "GLACIER_IR",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-)
+STORAGE_CLASS_ORDER = STORAGE_CLASSES
 # Minimum storage durations (days): leaving a class earlier is billed as if the object stayed.
 MINIMUM_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER_IR": 90, "GLACIER": 90, "DEEP_ARCHIVE": 180}
 # Transitions into the infrequent-access classes are only accepted from 30 days on.

@@ -105,7 +105,7 @@ def build_import_job(
     @dg.job(
         name=IMPORT_JOB,
         tags=IMPORT_TAGS,
-        description="Archive one usage export dropped under circleci-usage-data/incoming/ (config: its key).",
+        description=f"Archive one usage export dropped under {CIRCLECI_INCOMING_PREFIX}/ (config: its key).",
     )
     def circleci_import_export() -> None:
         import_usage_export()

@@ -96,9 +96,12 @@ def month_query(month: date) -> str:
 def run_ours(url: str, month: date, out: Path) -> int:
     from usage_archive.export.month import TableExport, export_tables
     from usage_archive.export.snapshot import open_snapshot
+    from usage_archive.periods import Month
 
     with open_snapshot(url) as session:
-        [archived] = export_tables(session, [TableExport(TABLE, TABLE, TABLE)], month, out, "zstd")
+        [archived] = export_tables(
+            session, [TableExport(TABLE, TABLE, TABLE)], Month.parse(month), out, "zstd"
+        )
     return archived.result.records
 
 

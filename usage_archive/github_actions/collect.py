@@ -6,7 +6,8 @@ of asking GitHub again, so a run stopped by a rate limit or a crash resumes wher
 objects are deleted only after the week's file is stored.
 
 Runs are those *created* in the week; every attempt of their jobs is kept (filter=all), also re-runs made after
-the week ended. For a past week the listing is stable: no new run can be created in it.
+the week ended. For a past week the listing is stable: no new run can be created in it. The repository's
+visibility (which decides what its jobs cost) is asked once per repository and week.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from usage_archive.github_actions.archive_file import (
     week_table,
 )
 from usage_archive.github_actions.config import RepositoriesConfig
-from usage_archive.github_actions.rows import job_row
+from usage_archive.github_actions.rates import RateTable, shipped_rates
+from usage_archive.github_actions.rows import VISIBILITIES, job_row
+from usage_archive.github_actions.runners import NO_RUNNER_MAP, RunnerMap
 from usage_archive.github_actions.week import archive_key, progress_key, progress_prefix, week_bounds
 from usage_archive.github_actions.windows import Window
 
@@ -38,6 +41,7 @@ class ActionsClient(Protocol):
     """What collect needs from the GitHub client (usage_archive.resources.github.GitHubClient)."""
 
     def list_org_repositories(self, organization: str) -> list[str]: ...
+    def get_repository(self, repository: str) -> dict[str, Any]: ...
     def list_workflows(self, repository: str) -> list[dict[str, Any]]: ...
     def list_runs(self, repository: str, window: Window) -> list[dict[str, Any]]: ...
     def list_jobs(self, repository: str, run_id: int) -> tuple[list[dict[str, Any]], int]: ...
@@ -63,15 +67,27 @@ def resolve_repositories(client: ActionsClient, config: RepositoriesConfig) -> l
     return sorted(resolved.values(), key=lambda item: item[0].lower())
 
 
+def repository_visibility(repository_json: dict[str, Any]) -> str | None:
+    """public / private / internal from the repository JSON; servers without `visibility` give `private`."""
+    visibility = repository_json.get("visibility")
+    if isinstance(visibility, str) and visibility.lower() in VISIBILITIES:
+        return visibility.lower()
+    private = repository_json.get("private")
+    return None if private is None else ("private" if private else "public")
+
+
 def collect_repository(
     client: ActionsClient, repository: str, team: str | None, window: Window, *,
     partial: RepositoryData | None = None, checkpoint: Callable[[RepositoryData], None] | None = None,
-    checkpoint_every: int = 200,
+    checkpoint_every: int = 200, runners: RunnerMap = NO_RUNNER_MAP, rates: RateTable | None = None,
 ) -> RepositoryData:
-    """The repository's workflows, its runs created in the window and every job attempt of each run.
+    """The repository's visibility and workflows, its runs created in the window and every job attempt of each
+    run, priced with `rates` (the shipped rates by default).
 
     `partial` holds runs an earlier attempt already fetched (their jobs are not asked again); `checkpoint` is
     called with everything so far after every `checkpoint_every` runs."""
+    rates = rates if rates is not None else shipped_rates()
+    visibility = repository_visibility(client.get_repository(repository))
     workflows = sorted((WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
                         for w in client.list_workflows(repository)), key=lambda w: w.workflow_id)
     done = {r.run_id for r in partial.runs} if partial else set()
@@ -84,11 +100,12 @@ def collect_repository(
         tables.append(rows_table(rows))  # rows become Arrow once; the list starts again
         rows.clear()
         return RepositoryData(repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id),
-                              workflows)
+                              workflows, visibility)
 
     for count, run in enumerate(pending, start=1):
         jobs, total = client.list_jobs(repository, run["id"])
-        rows += [job_row(repository, team, run, job) for job in jobs]
+        rows += [job_row(repository, team, run, job, visibility=visibility, runners=runners, rates=rates)
+                 for job in jobs]
         runs.append(RunRecord(run["id"], run.get("run_attempt") or 1, run.get("workflow_id"), total))
         if checkpoint is not None and count % checkpoint_every == 0 and count < len(pending):
             checkpoint(so_far())
@@ -102,14 +119,16 @@ def _with_team(data: RepositoryData, team: str | None) -> RepositoryData:
     index = data.table.schema.get_field_index("team")
     column = pa.array([team] * data.table.num_rows, pa.string())
     return RepositoryData(data.repository, team, data.table.set_column(index, "team", column), data.runs,
-                          data.workflows)
+                          data.workflows, data.visibility)
 
 
 def collect_week(
     client: ActionsClient, store: ArchiveStore, config: RepositoriesConfig, partition_key: str,
     log: Callable[[str], None] = lambda _message: None, checkpoint_every: int = 200,
+    rates: RateTable | None = None,
 ) -> WeekCollection:
-    """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub."""
+    """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub;
+    jobs priced with `rates` (the shipped rates by default) and runners identified with the config's map."""
     start, end = week_bounds(partition_key)
     window = Window.half_open(start, end)
     collection = WeekCollection(partition_key, pa.table({}))
@@ -131,7 +150,7 @@ def collect_week(
                 store.put_bytes(partial_key, parquet_bytes(repository_table(data, partition_key)))
 
             data = collect_repository(client, repository, team, window, partial=partial, checkpoint=checkpoint,
-                                      checkpoint_every=checkpoint_every)
+                                      checkpoint_every=checkpoint_every, runners=config.runners, rates=rates)
             store.put_bytes(key, parquet_bytes(repository_table(data, partition_key)))
             store.delete(partial_key)
             collection.fetched.append(repository)

@@ -182,6 +182,10 @@ class GitHubClient:
             names += [repo["full_name"] for repo in page.json()]
         return names
 
+    def get_repository(self, repository: str) -> dict[str, Any]:
+        """The repository JSON (`visibility`: public, private or internal)."""
+        return self.get(f"/repos/{repository}", what=f"repository {repository}").json()
+
     def list_workflows(self, repository: str) -> list[dict[str, Any]]:
         workflows: dict[int, dict[str, Any]] = {}
         for page in self.pages(f"/repos/{repository}/actions/workflows", {}, what=f"repository {repository}"):

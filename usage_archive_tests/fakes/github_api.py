@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +77,14 @@ class FakeRepository:
     runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id → jobs of every attempt
     workflows: list[dict[str, Any]] = field(default_factory=list)
+    visibility: str = "private"  # public / private / internal
+
+    def json(self) -> dict[str, Any]:
+        """The repository JSON, trimmed to the fields that matter here, as GET /repos/{owner}/{repo} gives it."""
+        owner, name = self.full_name.split("/", 1)
+        return {"id": zlib.crc32(self.full_name.encode()), "name": name, "full_name": self.full_name,
+                "owner": {"login": owner, "type": "Organization"}, "private": self.visibility != "public",
+                "visibility": self.visibility, "default_branch": "main", "archived": False}
 
     def add_run(self, run: dict[str, Any], jobs: list[dict[str, Any]]) -> None:
         self.runs.append(run)
@@ -218,10 +227,13 @@ class FakeGitHub:
         if match := re.fullmatch(r"/orgs/([^/]+)/repos", path):
             if match[1] not in self.organizations:
                 return not_found
-            repos = [{"full_name": n, "name": n.split("/")[1], "private": True, "visibility": "internal"}
-                     for n in self.organizations[match[1]]]
+            repos = [(self.repositories.get(n) or FakeRepository(n)).json() for n in self.organizations[match[1]]]
             chunk, headers = self._page(path, query, repos)
             return 200, chunk, headers
+        if match := re.fullmatch(r"/repos/([^/]+/[^/]+)", path):
+            if match[1] not in self.repositories:
+                return not_found
+            return 200, self.repositories[match[1]].json(), {}
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)/actions/(.+)", path)
         if not match or match[1] not in self.repositories:
             return not_found

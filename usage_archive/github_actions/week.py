@@ -35,6 +35,12 @@ def archive_key(partition_key: str) -> str:
     return f"{ARCHIVE_PREFIX}/workflow-runs-{monday:%Y-%m-%d}-to-{monday + timedelta(days=7):%Y-%m-%d}.parquet"
 
 
+def billing_usage_key(partition_key: str) -> str:
+    """`github-actions-usage/billing-usage-<Monday>-to-<next Monday>.parquet`: the week's billing ledger."""
+    monday = parse_week(partition_key)
+    return f"{ARCHIVE_PREFIX}/billing-usage-{monday:%Y-%m-%d}-to-{monday + timedelta(days=7):%Y-%m-%d}.parquet"
+
+
 def progress_prefix(partition_key: str) -> str:
     """Where a week's per-repository progress lives until the final file is stored."""
     return f"{PROGRESS_PREFIX}/{parse_week(partition_key):%Y-%m-%d}/"

@@ -1,7 +1,9 @@
 """A fake GitHub REST API on 127.0.0.1 (stdlib http.server in a thread) speaking GitHub's shapes.
 
-Covers what the GitHub Actions archive uses: organisation repositories, workflows, workflow runs with the
-`created` filter and the 1,000-result cap, jobs with `filter=all|latest`, `Link` pagination, Bearer tokens
+Covers what the GitHub Actions archive uses: organisation repositories, repository JSON (with `visibility`),
+workflows, workflow runs with the `created` filter and the 1,000-result cap, jobs with `filter=all|latest`, the
+billing usage ledger of organisations and enterprises (`year`/`month`/`day` filters, amounts written as JSON
+numbers with fractions of a cent, 403 without billing access), `Link` pagination, Bearer tokens
 (401 "Bad credentials"), 404 for unknown repositories, the primary rate limit (`x-ratelimit-*` headers, 403 when
 used up, restored at the reset time of a shared fake clock) and secondary limits (429/403 with `retry-after`, or
 403 without headers). Every request is recorded for assertions.
@@ -15,6 +17,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -71,6 +74,24 @@ def make_job(job_id: int, run: dict[str, Any], *, attempt: int = 1, queued_secon
     }
 
 
+def usage_item(day: str, repository: str | None, *, product: str = "actions", sku: str = "actions_linux",
+               quantity: str = "10", unit: str = "minutes", price: str = "0.006", gross: str | None = None,
+               discount: str = "0", net: str | None = None, organization: str = "octo") -> dict[str, Any]:
+    """A billing usage item as GitHub writes it; amounts are Decimal here and JSON numbers on the wire."""
+    gross_amount = Decimal(gross) if gross is not None else Decimal(quantity) * Decimal(price)
+    net_amount = Decimal(net) if net is not None else gross_amount - Decimal(discount)
+    return {"date": day, "product": product, "sku": sku, "quantity": Decimal(quantity), "unitType": unit,
+            "pricePerUnit": Decimal(price), "grossAmount": gross_amount, "discountAmount": Decimal(discount),
+            "netAmount": net_amount, "organizationName": organization, "repositoryName": repository}
+
+
+def _json_number(value: Any) -> Any:
+    """Decimals go out as JSON numbers (as GitHub's doubles do): repr of the float keeps the short decimal."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @dataclass
 class FakeRepository:
     full_name: str
@@ -120,6 +141,9 @@ class FakeGitHub:
         # secondary limits: the next N requests answer like this
         self.secondary: list[tuple[int, int | None]] = []  # (status, retry-after seconds or None)
         self.forbidden: set[str] = set()  # repositories the token may not read (403, no rate-limit headers)
+        # billing usage ledger: ("organizations" | "enterprises", slug) → items; accounts without billing access
+        self.billing: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.billing_forbidden: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
 
     # -- data ----------------------------------------------------------------------------------------------------
@@ -163,7 +187,7 @@ class FakeGitHub:
     # -- responses -----------------------------------------------------------------------------------------------
     def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
               headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        data = json.dumps(body, default=_json_number).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
         handler.send_header("Content-Length", str(len(data)))
@@ -222,6 +246,22 @@ class FakeGitHub:
             links.append(f'<{self.api_url}{path}?{urlencode({**query, "page": number})}>; rel="{rel}"')
         return chunk, ({"Link": ", ".join(links)} if links else {})
 
+    def _billing_usage(self, kind: str, account: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if account in self.billing_forbidden:
+            return 403, {"message": "Resource not accessible by personal access token",
+                         "documentation_url": "https://docs.github.com/rest/billing/enhanced-billing",
+                         "status": "403"}, {"X-Accepted-GitHub-Permissions": "administration=read"}
+        if (kind, account) not in self.billing:
+            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest",
+                         "status": "404"}, {}
+        items = self.billing[(kind, account)]
+        for name, width in (("year", 4), ("month", 2), ("day", 2)):
+            if name in query:
+                position = {"year": 0, "month": 1, "day": 2}[name]
+                value = f"{int(query[name]):0{width}d}"
+                items = [i for i in items if i["date"][:10].split("-")[position] == value]
+        return 200, {"usageItems": items}, {}
+
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         not_found = (404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {})
         if match := re.fullmatch(r"/orgs/([^/]+)/repos", path):
@@ -230,6 +270,8 @@ class FakeGitHub:
             repos = [(self.repositories.get(n) or FakeRepository(n)).json() for n in self.organizations[match[1]]]
             chunk, headers = self._page(path, query, repos)
             return 200, chunk, headers
+        if match := re.fullmatch(r"/(organizations|enterprises)/([^/]+)/settings/billing/usage", path):
+            return self._billing_usage(match[1], match[2], query)
         if match := re.fullmatch(r"/repos/([^/]+/[^/]+)", path):
             if match[1] not in self.repositories:
                 return not_found

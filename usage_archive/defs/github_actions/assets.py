@@ -49,8 +49,9 @@ def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
     key=WORKFLOW_RUNS_KEY, group_name=GROUP, partitions_def=github_actions_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(), kinds={"github", "parquet"}, pool="github_api",
     description="Every job attempt of every GitHub Actions workflow run created in the week, for the "
-                "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner, billable "
-                "minutes and the OS multiplier. Stored as github-actions-usage/workflow-runs-<start>-to-<end>.parquet.",
+                "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner and runner "
+                "class, repository visibility, billable minutes, the OS multiplier and the estimated cost from the "
+                "dated rates table. Stored as github-actions-usage/workflow-runs-<start>-to-<end>.parquet.",
 )
 def workflow_runs(
     context: dg.AssetExecutionContext, archive_store: ArchiveStoreResource, github: GitHubResource,

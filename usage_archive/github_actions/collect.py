@@ -68,7 +68,7 @@ def resolve_repositories(client: ActionsClient, config: RepositoriesConfig) -> l
 
 
 def repository_visibility(repository_json: dict[str, Any]) -> str | None:
-    """public / private / internal from the repository JSON; servers without `visibility` give `private`."""
+    """public / private / internal from the repository JSON; without `visibility` (older servers), from `private`."""
     visibility = repository_json.get("visibility")
     if isinstance(visibility, str) and visibility.lower() in VISIBILITIES:
         return visibility.lower()

@@ -72,7 +72,9 @@ def read_header(path: str | os.PathLike[str], source: str) -> list[str] | None:
     return validate_header(next(csv.reader([text])), source)
 
 
-def job_key(row: Sequence[str], job_id: int, workflow_id: int, job_name: int, run_number: int) -> tuple[str, ...]:
+def job_key(
+    row: Sequence[str], job_id: int, workflow_id: int, job_name: int, run_number: int
+) -> tuple[str, ...]:
     """What identifies one job row: JOB_ID, or (workflow, job name, run number) when JOB_ID is NULL."""
     value = row[job_id]
     if value and value != NULL:
@@ -81,8 +83,12 @@ def job_key(row: Sequence[str], job_id: int, workflow_id: int, job_name: int, ru
 
 
 def merge_parts(
-    parts: Sequence[str | os.PathLike[str]], out_path: str | os.PathLike[str], *, dedupe: bool = False,
-    names: Sequence[str] | None = None, log: Callable[[str], None] | None = None,
+    parts: Sequence[str | os.PathLike[str]],
+    out_path: str | os.PathLike[str],
+    *,
+    dedupe: bool = False,
+    names: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> MergeResult:
     """Write the parts' rows under one header to `out_path`. Every header is read and validated before
     anything is written. With `dedupe`, a job row already seen (same JOB_ID) is dropped."""
@@ -90,7 +96,9 @@ def merge_parts(
     headers = [read_header(p, n) for p, n in zip(parts, names, strict=False)]
     present = [h for h in headers if h is not None]
     if not present:
-        raise UsageExportFormatError(f"none of the {len(parts)} part(s) has a header row: the export is empty")
+        raise UsageExportFormatError(
+            f"none of the {len(parts)} part(s) has a header row: the export is empty"
+        )
     columns = output_columns(present)
     rows = duplicates = 0
     seen: set[tuple[str, ...]] = set()
@@ -106,15 +114,17 @@ def merge_parts(
                 out.flush()
                 rows += _copy_raw(path, out)
             else:
-                part_rows, part_dupes = _copy_rows(path, name, header, columns, writer, seen if dedupe else None,
-                                                   key_at)
+                part_rows, part_dupes = _copy_rows(
+                    path, name, header, columns, writer, seen if dedupe else None, key_at
+                )
                 rows += part_rows
                 duplicates += part_dupes
             if log:
                 log(f"merged {name}")
     unknown = [c for c in columns if c not in KNOWN_COLUMNS]
-    return MergeResult(columns=columns, rows=rows, parts=len(parts), unknown_columns=unknown,
-                       duplicates_dropped=duplicates)
+    return MergeResult(
+        columns=columns, rows=rows, parts=len(parts), unknown_columns=unknown, duplicates_dropped=duplicates
+    )
 
 
 def _copy_raw(path: str | os.PathLike[str], out: io.TextIOWrapper) -> int:
@@ -136,8 +146,13 @@ def _copy_raw(path: str | os.PathLike[str], out: io.TextIOWrapper) -> int:
 
 
 def _copy_rows(
-    path: str | os.PathLike[str], name: str, header: list[str], columns: list[str], writer: csv._writer,
-    seen: set[tuple[str, ...]] | None, key_at: tuple[int, int, int, int],
+    path: str | os.PathLike[str],
+    name: str,
+    header: list[str],
+    columns: list[str],
+    writer: csv._writer,
+    seen: set[tuple[str, ...]] | None,
+    key_at: tuple[int, int, int, int],
 ) -> tuple[int, int]:
     position = {c: i for i, c in enumerate(header)}
     picks = [position.get(c, -1) for c in columns]
@@ -152,7 +167,8 @@ def _copy_rows(
                 continue
             if len(row) != width:
                 raise UsageExportFormatError(
-                    f"{name} line {line_no} has {len(row)} fields, its header has {width}")
+                    f"{name} line {line_no} has {len(row)} fields, its header has {width}"
+                )
             merged = [row[i] if i >= 0 else NULL for i in picks]
             if seen is not None:
                 key = job_key(merged, *key_at)

@@ -19,8 +19,13 @@ from usage_archive.circleci.columns import KNOWN_COLUMNS, NULL
 SAMPLE_ORG_ID = "5a3c9e0e-1b2f-4c3d-9e8f-00000000cafe"
 SAMPLE_WEEKS = (date(2026, 11, 2), date(2026, 11, 9))  # two whole weeks (Mondays), fixed for determinism
 PROJECTS = ("api-server", "web-app", "mobile-ios", "data-pipelines", "infra")
-RESOURCE_CLASSES = (("medium", "docker", "linux"), ("large", "docker", "linux"), ("xlarge", "machine", "linux"),
-                    ("macos.m1.medium.gen1", "macos", "macos"), ("windows.medium", "machine", "windows"))
+RESOURCE_CLASSES = (
+    ("medium", "docker", "linux"),
+    ("large", "docker", "linux"),
+    ("xlarge", "machine", "linux"),
+    ("macos.m1.medium.gen1", "macos", "macos"),
+    ("windows.medium", "machine", "windows"),
+)
 CREDIT_STEPS = ("0.1", "0.2", "0.3", "1.005", "12.345", "7", "0.07")  # sums of these show float noise
 STATUSES = ("success", "success", "success", "failed", "canceled")
 JOB_NAMES = ("build", "test", "lint", "deploy", "integration-test")
@@ -31,7 +36,11 @@ def _ts(moment: datetime) -> str:
 
 
 def sample_rows(
-    rows: int, *, org_id: str = SAMPLE_ORG_ID, weeks: Sequence[date] = SAMPLE_WEEKS, seed: int = 7,
+    rows: int,
+    *,
+    org_id: str = SAMPLE_ORG_ID,
+    weeks: Sequence[date] = SAMPLE_WEEKS,
+    seed: int = 7,
 ) -> Iterator[list[str]]:
     """Exactly `rows` job rows (the last pipeline may be cut short), spread evenly over the given weeks."""
     rng = random.Random(seed)
@@ -40,41 +49,86 @@ def sample_rows(
     while produced < rows:
         pipeline += 1
         week = weeks[pipeline % len(weeks)]
-        created = datetime.combine(week, time(), timezone.utc) + timedelta(seconds=rng.randrange(7 * 86400 - 7200))
+        created = datetime.combine(week, time(), timezone.utc) + timedelta(
+            seconds=rng.randrange(7 * 86400 - 7200)
+        )
         project = rng.randrange(len(PROJECTS))
         pid = f"{org_tag}-0000-4000-8001-{pipeline:012x}"
-        base = [org_id, "Example Org", "2019-04-01 09:00:00.000", f"{org_tag}-0000-4000-8000-{project:012x}",
-                PROJECTS[project], "2020-01-15 12:00:00.000", NULL, "github",
-                f"https://github.com/example/{PROJECTS[project]}", rng.choice(("main", "main", "feature/x")), pid,
-                _ts(created), str(1000 + pipeline), rng.choice(("false", "false", "true")),
-                rng.choice(("webhook", "api", "scheduled_pipeline")), f"user-{rng.randrange(40):03d}"]
+        base = [
+            org_id,
+            "Example Org",
+            "2019-04-01 09:00:00.000",
+            f"{org_tag}-0000-4000-8000-{project:012x}",
+            PROJECTS[project],
+            "2020-01-15 12:00:00.000",
+            NULL,
+            "github",
+            f"https://github.com/example/{PROJECTS[project]}",
+            rng.choice(("main", "main", "feature/x")),
+            pid,
+            _ts(created),
+            str(1000 + pipeline),
+            rng.choice(("false", "false", "true")),
+            rng.choice(("webhook", "api", "scheduled_pipeline")),
+            f"user-{rng.randrange(40):03d}",
+        ]
         for workflow in range(rng.randrange(1, 4)):
             wid = f"{org_tag}-{workflow:04x}-4000-8002-{pipeline:012x}"
             queued = created + timedelta(seconds=5 + workflow * 30)
             jobs = rng.randrange(1, 6)
             stopped = queued + timedelta(seconds=60 * jobs + 30)
-            wf = [wid, f"workflow-{workflow}", _ts(queued), _ts(queued + timedelta(seconds=3)), _ts(stopped),
-                  rng.choice(("true", "true", "false"))]
+            wf = [
+                wid,
+                f"workflow-{workflow}",
+                _ts(queued),
+                _ts(queued + timedelta(seconds=3)),
+                _ts(stopped),
+                rng.choice(("true", "true", "false")),
+            ]
             for job in range(jobs):
                 job_queued = queued + timedelta(seconds=job * 60)
                 started = job_queued + timedelta(seconds=2)
                 seconds = rng.randrange(5, 58)
                 resource, executor, system = RESOURCE_CLASSES[rng.randrange(len(RESOURCE_CLASSES))]
-                credits = [Decimal(rng.choice(CREDIT_STEPS)), Decimal(0), Decimal(rng.choice(("0", "25"))),
-                           Decimal(rng.choice(("0", "0.3"))), Decimal(rng.choice(("0", "0.1"))), Decimal(0),
-                           Decimal(0), Decimal(0)]
+                credits = [
+                    Decimal(rng.choice(CREDIT_STEPS)),
+                    Decimal(0),
+                    Decimal(rng.choice(("0", "25"))),
+                    Decimal(rng.choice(("0", "0.3"))),
+                    Decimal(rng.choice(("0", "0.1"))),
+                    Decimal(0),
+                    Decimal(0),
+                    Decimal(0),
+                ]
                 total = sum(credits, Decimal(0))
                 credit_text = [str(c) for c in credits]
                 if rng.random() < 0.05:
                     credit_text[1] = NULL  # no DLC figure at all: stays null
-                row = base + wf + [
-                    JOB_NAMES[job % len(JOB_NAMES)], str(job + 1 + workflow * 10),
-                    f"{org_tag}-{job:04x}-4{workflow:03x}-8003-{pipeline:012x}", job_queued.strftime("%Y-%m-%d"),
-                    _ts(job_queued), _ts(started), _ts(started + timedelta(seconds=seconds)),
-                    rng.choice(STATUSES), resource, system, executor, str(rng.choice((1, 1, 2, 4))), str(seconds),
-                    str(rng.randrange(5, 60)), str(rng.randrange(60, 101)), f"{rng.randrange(5, 60)}.5",
-                    str(rng.randrange(60, 101)),
-                ] + credit_text + [str(total)]
+                row = (
+                    base
+                    + wf
+                    + [
+                        JOB_NAMES[job % len(JOB_NAMES)],
+                        str(job + 1 + workflow * 10),
+                        f"{org_tag}-{job:04x}-4{workflow:03x}-8003-{pipeline:012x}",
+                        job_queued.strftime("%Y-%m-%d"),
+                        _ts(job_queued),
+                        _ts(started),
+                        _ts(started + timedelta(seconds=seconds)),
+                        rng.choice(STATUSES),
+                        resource,
+                        system,
+                        executor,
+                        str(rng.choice((1, 1, 2, 4))),
+                        str(seconds),
+                        str(rng.randrange(5, 60)),
+                        str(rng.randrange(60, 101)),
+                        f"{rng.randrange(5, 60)}.5",
+                        str(rng.randrange(60, 101)),
+                    ]
+                    + credit_text
+                    + [str(total)]
+                )
                 produced += 1
                 yield row
                 if produced >= rows:
@@ -82,14 +136,22 @@ def sample_rows(
 
 
 def write_export(
-    path: str | os.PathLike[str], rows: Sequence[Sequence[str]] | Iterator[list[str]], *,
-    columns: Sequence[str] = KNOWN_COLUMNS, compress: bool = True, compresslevel: int = 6,
+    path: str | os.PathLike[str],
+    rows: Sequence[Sequence[str]] | Iterator[list[str]],
+    *,
+    columns: Sequence[str] = KNOWN_COLUMNS,
+    compress: bool = True,
+    compresslevel: int = 6,
 ) -> Path:
     """One export file (gzip CSV when `compress`), with its own header."""
     path = Path(path)
-    with open(path, "wb") as fh, (
-        gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=compresslevel) if compress else nullcontext(fh)
-    ) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+    with (
+        open(path, "wb") as fh,
+        (
+            gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=compresslevel) if compress else nullcontext(fh)
+        ) as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
+    ):
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
@@ -97,8 +159,14 @@ def write_export(
 
 
 def write_parts(
-    directory: str | os.PathLike[str], rows: int, parts: int, *, org_id: str = SAMPLE_ORG_ID,
-    weeks: Sequence[date] = SAMPLE_WEEKS, seed: int = 7, compresslevel: int = 6,
+    directory: str | os.PathLike[str],
+    rows: int,
+    parts: int,
+    *,
+    org_id: str = SAMPLE_ORG_ID,
+    weeks: Sequence[date] = SAMPLE_WEEKS,
+    seed: int = 7,
+    compresslevel: int = 6,
 ) -> list[Path]:
     """An export of about `rows` rows cut into `parts` gzip CSV parts (a pipeline may span two parts, as in
     real exports)."""
@@ -108,8 +176,12 @@ def write_parts(
     generator = sample_rows(rows, org_id=org_id, weeks=weeks, seed=seed)
     paths = []
     for index in range(parts):
-        chunk = (row for _, row in zip(range(per_part if index < parts - 1 else 1 << 62), generator, strict=False))
-        paths.append(write_export(directory / f"usage-part-{index:03d}.csv.gz", chunk, compresslevel=compresslevel))
+        chunk = (
+            row for _, row in zip(range(per_part if index < parts - 1 else 1 << 62), generator, strict=False)
+        )
+        paths.append(
+            write_export(directory / f"usage-part-{index:03d}.csv.gz", chunk, compresslevel=compresslevel)
+        )
     return paths
 
 

@@ -17,8 +17,9 @@ from usage_archive.circleci.columns import NULL, UsageExportFormatError
 
 COST_COLUMNS = ("VCS_URL", "PROJECT_NAME", "TOTAL_CREDITS", "JOB_RUN_SECONDS")
 # https://github.com/owner/name(.git), git@github.com:owner/name.git, github.com/owner/name
-_VCS_PATH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^@/:]+@[^:/]+:|[^/:]+\.[^/:]+/)?(?P<path>[^?#]+)",
-                       re.IGNORECASE)
+_VCS_PATH = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^@/:]+@[^:/]+:|[^/:]+\.[^/:]+/)?(?P<path>[^?#]+)", re.IGNORECASE
+)
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -32,7 +33,9 @@ def _without_bom(lines: Iterable[str]) -> Iterator[str]:
     yield from iterator
 
 
-def read_usage_csv(lines: TextIO | Iterable[str], source: str = "usage CSV") -> Iterator[dict[str, str | None]]:
+def read_usage_csv(
+    lines: TextIO | Iterable[str], source: str = "usage CSV"
+) -> Iterator[dict[str, str | None]]:
     """Rows of a merged usage CSV keyed by column name, `\\N` → None. Open files with newline=""."""
     reader = csv.reader(_without_bom(lines), strict=True)
     try:
@@ -42,17 +45,25 @@ def read_usage_csv(lines: TextIO | Iterable[str], source: str = "usage CSV") -> 
         names = [h.strip() for h in header]
         missing = [c for c in ("VCS_URL", "TOTAL_CREDITS") if c not in names]
         if missing:
-            raise UsageExportFormatError(f"{source} lacks the column(s) {', '.join(missing)} the cost table needs")
+            raise UsageExportFormatError(
+                f"{source} lacks the column(s) {', '.join(missing)} the cost table needs"
+            )
         for fields in reader:
             if not fields:
                 continue
             if len(fields) != len(names):
-                raise UsageExportFormatError(f"{source}, line {reader.line_num}: {len(fields)} fields, the header "
-                                             f"has {len(names)} (a backslash-escaped quote? RFC 4180 doubles quotes)")
-            yield {name: (None if value == NULL else value) for name, value in zip(names, fields, strict=True)}
+                raise UsageExportFormatError(
+                    f"{source}, line {reader.line_num}: {len(fields)} fields, the header "
+                    f"has {len(names)} (a backslash-escaped quote? RFC 4180 doubles quotes)"
+                )
+            yield {
+                name: (None if value == NULL else value) for name, value in zip(names, fields, strict=True)
+            }
     except csv.Error as exc:
-        raise UsageExportFormatError(f"{source}, line {reader.line_num}: not RFC 4180 CSV ({exc}); a quote inside "
-                                     "a field must be doubled") from None
+        raise UsageExportFormatError(
+            f"{source}, line {reader.line_num}: not RFC 4180 CSV ({exc}); a quote inside "
+            "a field must be doubled"
+        ) from None
 
 
 def repository_from_vcs_url(url: str | None) -> str | None:

@@ -44,8 +44,11 @@ class RepositoryComparison:
         return abs(self.difference_usd) > self.tolerance_usd
 
 
-def tolerance_for(ledger_gross: Decimal, fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
-                  usd: Decimal = DEFAULT_TOLERANCE_USD) -> Decimal:
+def tolerance_for(
+    ledger_gross: Decimal,
+    fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
+    usd: Decimal = DEFAULT_TOLERANCE_USD,
+) -> Decimal:
     """max(usd, fraction × |ledger gross|)."""
     return max(usd, fraction * abs(ledger_gross))
 
@@ -66,8 +69,9 @@ def estimated_by_repository(workflow_runs: pa.Table) -> dict[str, tuple[str, Dec
 def ledger_minutes_by_repository(ledger: pa.Table) -> dict[str, tuple[str, Decimal]]:
     """lower-case owner/name → (owner/name, gross USD of its Actions minutes items)."""
     totals: dict[str, tuple[str, Decimal]] = {}
-    for row in ledger.select(["product", "unit_type", "organization_name", "repository_name",
-                              "gross_amount"]).to_pylist():
+    for row in ledger.select(
+        ["product", "unit_type", "organization_name", "repository_name", "gross_amount"]
+    ).to_pylist():
         if not is_actions(row["product"]) or (row["unit_type"] or "").strip().lower() != MINUTES:
             continue
         repository = ledger_repository(row["repository_name"], row["organization_name"])
@@ -78,9 +82,14 @@ def ledger_minutes_by_repository(ledger: pa.Table) -> dict[str, tuple[str, Decim
     return totals
 
 
-def compare(workflow_runs: pa.Table, ledger: pa.Table, *, repositories: Iterable[str] | None = None,
-            tolerance_fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
-            tolerance_usd: Decimal = DEFAULT_TOLERANCE_USD) -> list[RepositoryComparison]:
+def compare(
+    workflow_runs: pa.Table,
+    ledger: pa.Table,
+    *,
+    repositories: Iterable[str] | None = None,
+    tolerance_fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
+    tolerance_usd: Decimal = DEFAULT_TOLERANCE_USD,
+) -> list[RepositoryComparison]:
     """Every repository's estimate beside its ledger figure, sorted by name.
 
     `repositories` limits the comparison (e.g. to the week's configured repositories, so that a ledger item of
@@ -96,26 +105,44 @@ def compare(workflow_runs: pa.Table, ledger: pa.Table, *, repositories: Iterable
     for key, name in sorted(names.items()):
         _, cost, unpriced = estimated.get(key, (name, Decimal(0), 0))
         _, gross = billed.get(key, (name, Decimal(0)))
-        comparisons.append(RepositoryComparison(name, cost, gross, unpriced,
-                                                tolerance_for(gross, tolerance_fraction, tolerance_usd)))
+        comparisons.append(
+            RepositoryComparison(
+                name, cost, gross, unpriced, tolerance_for(gross, tolerance_fraction, tolerance_usd)
+            )
+        )
     return comparisons
 
 
-def disagreements(workflow_runs: pa.Table, ledger: pa.Table, *, repositories: Iterable[str] | None = None,
-                  tolerance_fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
-                  tolerance_usd: Decimal = DEFAULT_TOLERANCE_USD) -> list[RepositoryComparison]:
+def disagreements(
+    workflow_runs: pa.Table,
+    ledger: pa.Table,
+    *,
+    repositories: Iterable[str] | None = None,
+    tolerance_fraction: Decimal = DEFAULT_TOLERANCE_FRACTION,
+    tolerance_usd: Decimal = DEFAULT_TOLERANCE_USD,
+) -> list[RepositoryComparison]:
     """The repositories whose estimate and ledger differ by more than the tolerance, largest difference first."""
-    flagged = [c for c in compare(workflow_runs, ledger, repositories=repositories,
-                                  tolerance_fraction=tolerance_fraction, tolerance_usd=tolerance_usd)
-               if c.disagrees]
+    flagged = [
+        c
+        for c in compare(
+            workflow_runs,
+            ledger,
+            repositories=repositories,
+            tolerance_fraction=tolerance_fraction,
+            tolerance_usd=tolerance_usd,
+        )
+        if c.disagrees
+    ]
     return sorted(flagged, key=lambda c: (-abs(c.difference_usd), c.repository.lower()))
 
 
 def describe(comparison: RepositoryComparison) -> str:
     """One line for a check's description: both figures, the difference and the tolerance."""
-    text = (f"{comparison.repository}: estimated {comparison.estimated_usd:.2f} USD, ledger gross "
-            f"{comparison.ledger_gross_usd:.2f} USD (difference {comparison.difference_usd:+.2f}, tolerance "
-            f"{comparison.tolerance_usd:.2f})")
+    text = (
+        f"{comparison.repository}: estimated {comparison.estimated_usd:.2f} USD, ledger gross "
+        f"{comparison.ledger_gross_usd:.2f} USD (difference {comparison.difference_usd:+.2f}, tolerance "
+        f"{comparison.tolerance_usd:.2f})"
+    )
     if comparison.unpriced_jobs:
         text += f"; {comparison.unpriced_jobs} billable jobs have no rate (map their larger-runner labels to SKUs)"
     return text

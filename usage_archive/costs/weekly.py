@@ -45,22 +45,26 @@ UNKNOWN_PROJECT = "(unknown project)"
 CREDIT_PLACES = 9
 MINUTE_PLACES = 4
 MONEY = pa.decimal128(38, 18)  # ledger amounts carry up to 18 places; credits (9) × price per credit (9) too
-COST_SCHEMA = pa.schema([
-    pa.field("week_start", pa.date32(), nullable=False),
-    pa.field("provider", pa.string(), nullable=False),
-    pa.field("team", pa.string(), nullable=False),
-    pa.field("project", pa.string(), nullable=False),  # owner/name where known, else the CircleCI project name
-    pa.field("jobs", pa.int64()),
-    pa.field("minutes", pa.decimal128(20, MINUTE_PLACES)),
-    pa.field("billable_minutes", pa.int64()),  # GitHub only
-    pa.field("credits", pa.decimal128(38, CREDIT_PLACES)),  # CircleCI only
-    pa.field("usd_per_credit", pa.decimal128(20, CREDIT_PLACES)),  # CircleCI only: the price used
-    pa.field("estimated_cost_usd", MONEY),  # GitHub only: from the rates table
-    pa.field("unpriced_jobs", pa.int64()),  # GitHub only: finished jobs the estimate has no price for
-    pa.field("cost_usd", MONEY),
-    pa.field("cost_source", pa.string(), nullable=False),  # credits / ledger / estimate
-    pa.field("price_used", pa.string()),
-])
+COST_SCHEMA = pa.schema(
+    [
+        pa.field("week_start", pa.date32(), nullable=False),
+        pa.field("provider", pa.string(), nullable=False),
+        pa.field("team", pa.string(), nullable=False),
+        pa.field(
+            "project", pa.string(), nullable=False
+        ),  # owner/name where known, else the CircleCI project name
+        pa.field("jobs", pa.int64()),
+        pa.field("minutes", pa.decimal128(20, MINUTE_PLACES)),
+        pa.field("billable_minutes", pa.int64()),  # GitHub only
+        pa.field("credits", pa.decimal128(38, CREDIT_PLACES)),  # CircleCI only
+        pa.field("usd_per_credit", pa.decimal128(20, CREDIT_PLACES)),  # CircleCI only: the price used
+        pa.field("estimated_cost_usd", MONEY),  # GitHub only: from the rates table
+        pa.field("unpriced_jobs", pa.int64()),  # GitHub only: finished jobs the estimate has no price for
+        pa.field("cost_usd", MONEY),
+        pa.field("cost_source", pa.string(), nullable=False),  # credits / ledger / estimate
+        pa.field("price_used", pa.string()),
+    ]
+)
 
 
 class CostInputError(ValueError):
@@ -96,8 +100,12 @@ def _team(teams: RepositoriesConfig | None, repository: str | None) -> str:
     return teams.team_for_repository(repository) or NO_TEAM
 
 
-def circleci_rows(rows: Iterable[Mapping[str, str | None]], teams: RepositoriesConfig | None,
-                  usd_per_credit: Decimal, source: str = "CircleCI usage") -> list[dict[str, Any]]:
+def circleci_rows(
+    rows: Iterable[Mapping[str, str | None]],
+    teams: RepositoriesConfig | None,
+    usd_per_credit: Decimal,
+    source: str = "CircleCI usage",
+) -> list[dict[str, Any]]:
     """Per (team, project): jobs, minutes, credits and their cost."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for number, row in enumerate(rows, start=1):
@@ -106,7 +114,9 @@ def circleci_rows(rows: Iterable[Mapping[str, str | None]], teams: RepositoriesC
         key = (_team(teams, repository), project)
         group = groups.setdefault(key, {"jobs": 0, "seconds": None, "credits": None})
         group["jobs"] += 1
-        seconds = _decimal(row.get("JOB_RUN_SECONDS"), CREDIT_PLACES, f"{source}, row {number}: JOB_RUN_SECONDS")
+        seconds = _decimal(
+            row.get("JOB_RUN_SECONDS"), CREDIT_PLACES, f"{source}, row {number}: JOB_RUN_SECONDS"
+        )
         if seconds is not None:
             group["seconds"] = (group["seconds"] or Decimal(0)) + max(Decimal(0), seconds)
         credits = _decimal(row.get("TOTAL_CREDITS"), CREDIT_PLACES, f"{source}, row {number}: TOTAL_CREDITS")
@@ -116,28 +126,46 @@ def circleci_rows(rows: Iterable[Mapping[str, str | None]], teams: RepositoriesC
     for (team, project), group in groups.items():
         with localcontext() as context:
             context.prec = 80
-            minutes = None if group["seconds"] is None else \
-                (group["seconds"] / 60).quantize(Decimal(1).scaleb(-MINUTE_PLACES), rounding=ROUND_HALF_EVEN)
+            minutes = (
+                None
+                if group["seconds"] is None
+                else (group["seconds"] / 60).quantize(
+                    Decimal(1).scaleb(-MINUTE_PLACES), rounding=ROUND_HALF_EVEN
+                )
+            )
             cost = None if group["credits"] is None else group["credits"] * usd_per_credit
-        result.append({
-            "provider": CIRCLECI, "team": team, "project": project, "jobs": group["jobs"], "minutes": minutes,
-            "billable_minutes": None, "credits": group["credits"], "usd_per_credit": usd_per_credit,
-            "estimated_cost_usd": None, "unpriced_jobs": None, "cost_usd": cost, "cost_source": CREDITS,
-            "price_used": f"{usd_per_credit} USD per credit",
-        })
+        result.append(
+            {
+                "provider": CIRCLECI,
+                "team": team,
+                "project": project,
+                "jobs": group["jobs"],
+                "minutes": minutes,
+                "billable_minutes": None,
+                "credits": group["credits"],
+                "usd_per_credit": usd_per_credit,
+                "estimated_cost_usd": None,
+                "unpriced_jobs": None,
+                "cost_usd": cost,
+                "cost_source": CREDITS,
+                "price_used": f"{usd_per_credit} USD per credit",
+            }
+        )
     return result
 
 
 def ledger_net_by_repository(ledger: pa.Table) -> dict[str, tuple[str, str, Decimal]]:
     """lower-case owner/name (or '<org>/(no repository)') → (owner, project, net USD of its Actions items)."""
     totals: dict[str, tuple[str, str, Decimal]] = {}
-    for row in ledger.select(["account", "product", "organization_name", "repository_name",
-                              "net_amount"]).to_pylist():
+    for row in ledger.select(
+        ["account", "product", "organization_name", "repository_name", "net_amount"]
+    ).to_pylist():
         if not is_actions(row["product"]):
             continue
         owner = row["organization_name"] or row["account"]
-        project = ledger_repository(row["repository_name"], row["organization_name"]) or \
-            f"{owner}/{NO_REPOSITORY}"
+        project = (
+            ledger_repository(row["repository_name"], row["organization_name"]) or f"{owner}/{NO_REPOSITORY}"
+        )
         _, name, net = totals.get(project.lower(), (owner, project, Decimal(0)))
         totals[project.lower()] = (owner, name, net + (row["net_amount"] or Decimal(0)))
     return totals
@@ -146,29 +174,49 @@ def ledger_net_by_repository(ledger: pa.Table) -> dict[str, tuple[str, str, Deci
 def covered_organizations(ledger: pa.Table) -> set[str]:
     """The organisations (lower case) a ledger table speaks for: those asked, and those its items name."""
     covered = {name.lower() for name in ledger.column("organization_name").to_pylist() if name}
-    for account_type, account in zip(ledger.column("account_type").to_pylist(), ledger.column("account").to_pylist(),
-                                     strict=True):
+    for account_type, account in zip(
+        ledger.column("account_type").to_pylist(), ledger.column("account").to_pylist(), strict=True
+    ):
         if account_type == ORGANIZATION:
             covered.add(account.lower())
     return covered
 
 
 def _rates_used(rows: list[dict[str, Any]]) -> str:
-    used = sorted({(r["runner_sku"] if r["runner_class"] == LARGER else r["runner_class"], r["rate_usd_per_minute"])
-                   for r in rows if r["billable_minutes"] and r["rate_usd_per_minute"] is not None})
+    used = sorted(
+        {
+            (r["runner_sku"] if r["runner_class"] == LARGER else r["runner_class"], r["rate_usd_per_minute"])
+            for r in rows
+            if r["billable_minutes"] and r["rate_usd_per_minute"] is not None
+        }
+    )
     if not used:
         return "rates table (no priced billable jobs)"
     return "rates table: " + ", ".join(f"{key} {rate.normalize():f} USD/min" for key, rate in used)
 
 
-def github_rows(workflow_runs: pa.Table | None, ledger: pa.Table | None, teams: RepositoriesConfig | None,
-                ledger_organizations: Collection[str] | None = None) -> list[dict[str, Any]]:
+def github_rows(
+    workflow_runs: pa.Table | None,
+    ledger: pa.Table | None,
+    teams: RepositoriesConfig | None,
+    ledger_organizations: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
     """Per (team, repository): jobs, minutes, the estimate, and the cost from the ledger where it covers the
     repository's organisation, else the estimate."""
     by_repository: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if workflow_runs is not None:
-        for row in workflow_runs.select(["repository", "team", "run_seconds", "billable_minutes", "runner_class",
-                                         "runner_sku", "rate_usd_per_minute", "estimated_cost_usd"]).to_pylist():
+        for row in workflow_runs.select(
+            [
+                "repository",
+                "team",
+                "run_seconds",
+                "billable_minutes",
+                "runner_class",
+                "runner_sku",
+                "rate_usd_per_minute",
+                "estimated_cost_usd",
+            ]
+        ).to_pylist():
             by_repository[row["repository"]].append(row)
     ledger_net = ledger_net_by_repository(ledger) if ledger is not None else {}
     if ledger is None:
@@ -180,16 +228,26 @@ def github_rows(workflow_runs: pa.Table | None, ledger: pa.Table | None, teams: 
 
     result = []
     for repository, jobs in by_repository.items():
-        estimate = sum((j["estimated_cost_usd"] for j in jobs if j["estimated_cost_usd"] is not None), Decimal(0))
+        estimate = sum(
+            (j["estimated_cost_usd"] for j in jobs if j["estimated_cost_usd"] is not None), Decimal(0)
+        )
         owner = repository.split("/", 1)[0].lower()
         in_ledger = owner in covered
         row = {
-            "provider": GITHUB_ACTIONS, "team": jobs[0]["team"] or NO_TEAM, "project": repository,
+            "provider": GITHUB_ACTIONS,
+            "team": jobs[0]["team"] or NO_TEAM,
+            "project": repository,
             "jobs": len(jobs),
-            "minutes": Decimal(sum(math.ceil(j["run_seconds"] / 60) for j in jobs if j["run_seconds"] is not None)),
+            "minutes": Decimal(
+                sum(math.ceil(j["run_seconds"] / 60) for j in jobs if j["run_seconds"] is not None)
+            ),
             "billable_minutes": sum(j["billable_minutes"] for j in jobs if j["billable_minutes"] is not None),
-            "credits": None, "usd_per_credit": None, "estimated_cost_usd": estimate,
-            "unpriced_jobs": sum(1 for j in jobs if j["estimated_cost_usd"] is None and j["run_seconds"] is not None),
+            "credits": None,
+            "usd_per_credit": None,
+            "estimated_cost_usd": estimate,
+            "unpriced_jobs": sum(
+                1 for j in jobs if j["estimated_cost_usd"] is None and j["run_seconds"] is not None
+            ),
         }
         if in_ledger:
             _, _, net = ledger_net.pop(repository.lower(), (owner, repository, Decimal(0)))
@@ -200,20 +258,36 @@ def github_rows(workflow_runs: pa.Table | None, ledger: pa.Table | None, teams: 
     for owner, project, net in ledger_net.values():  # billed, but not archived (or not this week's runs)
         if owner.lower() not in covered:
             continue
-        result.append({
-            "provider": GITHUB_ACTIONS, "team": NO_TEAM if project.endswith(NO_REPOSITORY) else _team(teams, project),
-            "project": project, "jobs": None, "minutes": None, "billable_minutes": None, "credits": None,
-            "usd_per_credit": None, "estimated_cost_usd": None, "unpriced_jobs": None, "cost_usd": net,
-            "cost_source": LEDGER, "price_used": "GitHub billing ledger, net amount",
-        })
+        result.append(
+            {
+                "provider": GITHUB_ACTIONS,
+                "team": NO_TEAM if project.endswith(NO_REPOSITORY) else _team(teams, project),
+                "project": project,
+                "jobs": None,
+                "minutes": None,
+                "billable_minutes": None,
+                "credits": None,
+                "usd_per_credit": None,
+                "estimated_cost_usd": None,
+                "unpriced_jobs": None,
+                "cost_usd": net,
+                "cost_source": LEDGER,
+                "price_used": "GitHub billing ledger, net amount",
+            }
+        )
     return result
 
 
 def weekly_cost_table(
-    partition_key: str, *, circleci: Iterable[Mapping[str, str | None]] | None = None,
-    workflow_runs: pa.Table | None = None, ledger: pa.Table | None = None,
-    ledger_organizations: Collection[str] | None = None, teams: RepositoriesConfig | None = None,
-    usd_per_credit: Decimal = DEFAULT_USD_PER_CREDIT, circleci_source: str = "CircleCI usage",
+    partition_key: str,
+    *,
+    circleci: Iterable[Mapping[str, str | None]] | None = None,
+    workflow_runs: pa.Table | None = None,
+    ledger: pa.Table | None = None,
+    ledger_organizations: Collection[str] | None = None,
+    teams: RepositoriesConfig | None = None,
+    usd_per_credit: Decimal = DEFAULT_USD_PER_CREDIT,
+    circleci_source: str = "CircleCI usage",
 ) -> CostWeek:
     """The week's cost table from whichever sources are given (None = not configured or not materialized).
 
@@ -240,6 +314,8 @@ def weekly_cost_table(
 def cost_by_team(table: pa.Table) -> dict[str, Decimal]:
     """Total cost per team across providers (unknown costs count as 0), for plots and summaries."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for team, cost in zip(table.column("team").to_pylist(), table.column("cost_usd").to_pylist(), strict=True):
+    for team, cost in zip(
+        table.column("team").to_pylist(), table.column("cost_usd").to_pylist(), strict=True
+    ):
         totals[team] += cost or Decimal(0)
     return dict(sorted(totals.items()))

@@ -42,13 +42,17 @@ ITEM_FIELDS: Mapping[str, tuple[str, str]] = {
 }
 _TYPES = {"date": pa.date32(), "text": pa.string(), "number": AMOUNT}
 
-BILLING_USAGE_SCHEMA = pa.schema([
-    pa.field("account_type", pa.string(), nullable=False),  # organization / enterprise: whose ledger was asked
-    pa.field("account", pa.string(), nullable=False),  # the organisation or enterprise slug
-    pa.field("report_day", pa.date32(), nullable=False),  # the UTC day asked for (year, month, day)
-    *[pa.field(column, _TYPES[kind]) for column, kind in ITEM_FIELDS.values()],
-    pa.field("other_fields", pa.string()),  # JSON object of fields not listed above, or null
-])
+BILLING_USAGE_SCHEMA = pa.schema(
+    [
+        pa.field(
+            "account_type", pa.string(), nullable=False
+        ),  # organization / enterprise: whose ledger was asked
+        pa.field("account", pa.string(), nullable=False),  # the organisation or enterprise slug
+        pa.field("report_day", pa.date32(), nullable=False),  # the UTC day asked for (year, month, day)
+        *[pa.field(column, _TYPES[kind]) for column, kind in ITEM_FIELDS.values()],
+        pa.field("other_fields", pa.string()),  # JSON object of fields not listed above, or null
+    ]
+)
 
 
 class BillingUsageError(ValueError):
@@ -81,10 +85,14 @@ def _number(value: Any, where: str) -> Decimal | None:
         raise BillingUsageError(f"{where} is {value!r}, not a finite number")
     with localcontext() as context:
         context.prec = 80  # room for 20 + 18 digits while checking
-        exact = abs(number) < Decimal(10) ** 20 and number == number.quantize(Decimal(1).scaleb(-AMOUNT_PLACES))
+        exact = abs(number) < Decimal(10) ** 20 and number == number.quantize(
+            Decimal(1).scaleb(-AMOUNT_PLACES)
+        )
     if not exact:
-        raise BillingUsageError(f"{where} is {value!r}: more than {AMOUNT_PLACES} decimal places or 20 digits "
-                                "before the point cannot be stored exactly")
+        raise BillingUsageError(
+            f"{where} is {value!r}: more than {AMOUNT_PLACES} decimal places or 20 digits "
+            "before the point cannot be stored exactly"
+        )
     return number
 
 
@@ -139,12 +147,20 @@ def usage_rows(report: UsageReport, source: str | None = None) -> list[dict[str,
     rows = []
     for index, item in enumerate(report.items):
         where = f"{source}: usage item {index}"
-        row: dict[str, Any] = {"account_type": report.account_type, "account": report.account,
-                               "report_day": report.day}
+        row: dict[str, Any] = {
+            "account_type": report.account_type,
+            "account": report.account,
+            "report_day": report.day,
+        }
         for name, (column, kind) in ITEM_FIELDS.items():
             value = item.get(name)
-            row[column] = _number(value, f"{where} {name}") if kind == "number" else \
-                _day(value, f"{where} {name}") if kind == "date" else value
+            row[column] = (
+                _number(value, f"{where} {name}")
+                if kind == "number"
+                else _day(value, f"{where} {name}")
+                if kind == "date"
+                else value
+            )
         other = {k: v for k, v in item.items() if k not in ITEM_FIELDS}
         row["other_fields"] = json.dumps(other, sort_keys=True, default=_json_default) if other else None
         rows.append(row)
@@ -174,10 +190,13 @@ def ledger_repository(repository_name: str | None, organization_name: str | None
 def amount_problems(table: pa.Table) -> list[str]:
     """Items whose gross − discount ≠ net (each amount known), named by account, day, SKU and repository."""
     problems = []
-    for row in table.select(["account", "date", "sku", "repository_name", "gross_amount", "discount_amount",
-                             "net_amount"]).to_pylist():
+    for row in table.select(
+        ["account", "date", "sku", "repository_name", "gross_amount", "discount_amount", "net_amount"]
+    ).to_pylist():
         gross, discount, net = row["gross_amount"], row["discount_amount"], row["net_amount"]
         if None not in (gross, discount, net) and gross - discount != net:
-            problems.append(f"{row['account']} {row['date']} {row['sku']} {row['repository_name'] or '-'}: "
-                            f"gross {gross} − discount {discount} ≠ net {net}")
+            problems.append(
+                f"{row['account']} {row['date']} {row['sku']} {row['repository_name'] or '-'}: "
+                f"gross {gross} − discount {discount} ≠ net {net}"
+            )
     return problems

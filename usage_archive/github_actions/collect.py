@@ -77,9 +77,16 @@ def repository_visibility(repository_json: dict[str, Any]) -> str | None:
 
 
 def collect_repository(
-    client: ActionsClient, repository: str, team: str | None, window: Window, *,
-    partial: RepositoryData | None = None, checkpoint: Callable[[RepositoryData], None] | None = None,
-    checkpoint_every: int = 200, runners: RunnerMap = NO_RUNNER_MAP, rates: RateTable | None = None,
+    client: ActionsClient,
+    repository: str,
+    team: str | None,
+    window: Window,
+    *,
+    partial: RepositoryData | None = None,
+    checkpoint: Callable[[RepositoryData], None] | None = None,
+    checkpoint_every: int = 200,
+    runners: RunnerMap = NO_RUNNER_MAP,
+    rates: RateTable | None = None,
 ) -> RepositoryData:
     """The repository's visibility and workflows, its runs created in the window and every job attempt of each
     run, priced with `rates` (the shipped rates by default).
@@ -88,24 +95,39 @@ def collect_repository(
     called with everything so far after every `checkpoint_every` runs."""
     rates = rates if rates is not None else shipped_rates()
     visibility = repository_visibility(client.get_repository(repository))
-    workflows = sorted((WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
-                        for w in client.list_workflows(repository)), key=lambda w: w.workflow_id)
+    workflows = sorted(
+        (
+            WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
+            for w in client.list_workflows(repository)
+        ),
+        key=lambda w: w.workflow_id,
+    )
     done = {r.run_id for r in partial.runs} if partial else set()
     tables = [partial.table] if partial else []
     runs: list[RunRecord] = list(partial.runs) if partial else []
     rows: list[dict[str, Any]] = []
-    pending = [r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done]
+    pending = [
+        r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done
+    ]
 
     def so_far() -> RepositoryData:
         tables.append(rows_table(rows))  # rows become Arrow once; the list starts again
         rows.clear()
-        return RepositoryData(repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id),
-                              workflows, visibility)
+        return RepositoryData(
+            repository,
+            team,
+            pa.concat_tables(tables),
+            sorted(runs, key=lambda r: r.run_id),
+            workflows,
+            visibility,
+        )
 
     for count, run in enumerate(pending, start=1):
         jobs, total = client.list_jobs(repository, run["id"])
-        rows += [job_row(repository, team, run, job, visibility=visibility, runners=runners, rates=rates)
-                 for job in jobs]
+        rows += [
+            job_row(repository, team, run, job, visibility=visibility, runners=runners, rates=rates)
+            for job in jobs
+        ]
         runs.append(RunRecord(run["id"], run.get("run_attempt") or 1, run.get("workflow_id"), total))
         if checkpoint is not None and count % checkpoint_every == 0 and count < len(pending):
             checkpoint(so_far())
@@ -118,13 +140,23 @@ def _with_team(data: RepositoryData, team: str | None) -> RepositoryData:
         return data
     index = data.table.schema.get_field_index("team")
     column = pa.array([team] * data.table.num_rows, pa.string())
-    return RepositoryData(data.repository, team, data.table.set_column(index, "team", column), data.runs,
-                          data.workflows, data.visibility)
+    return RepositoryData(
+        data.repository,
+        team,
+        data.table.set_column(index, "team", column),
+        data.runs,
+        data.workflows,
+        data.visibility,
+    )
 
 
 def collect_week(
-    client: ActionsClient, store: ArchiveStore, config: RepositoriesConfig, partition_key: str,
-    log: Callable[[str], None] = lambda _message: None, checkpoint_every: int = 200,
+    client: ActionsClient,
+    store: ArchiveStore,
+    config: RepositoriesConfig,
+    partition_key: str,
+    log: Callable[[str], None] = lambda _message: None,
+    checkpoint_every: int = 200,
     rates: RateTable | None = None,
 ) -> WeekCollection:
     """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub;
@@ -149,8 +181,17 @@ def collect_week(
             def checkpoint(data: RepositoryData, partial_key: str = partial_key) -> None:
                 store.put_bytes(partial_key, parquet_bytes(repository_table(data, partition_key)))
 
-            data = collect_repository(client, repository, team, window, partial=partial, checkpoint=checkpoint,
-                                      checkpoint_every=checkpoint_every, runners=config.runners, rates=rates)
+            data = collect_repository(
+                client,
+                repository,
+                team,
+                window,
+                partial=partial,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+                runners=config.runners,
+                rates=rates,
+            )
             store.put_bytes(key, parquet_bytes(repository_table(data, partition_key)))
             store.delete(partial_key)
             collection.fetched.append(repository)

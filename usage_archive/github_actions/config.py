@@ -116,12 +116,16 @@ class _Parser:
         if isinstance(node, yaml.ScalarNode):
             return node, None
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"a {name_key} entry must be a string or a mapping with '{name_key}' and 'team'")
+            raise self.error(
+                node, f"a {name_key} entry must be a string or a mapping with '{name_key}' and 'team'"
+            )
         fields: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             key = self.scalar(key_node, "a key")
             if key not in (name_key, "team"):
-                raise self.error(key_node, f"unknown key {key!r} in a {name_key} entry (allowed: {name_key}, team)")
+                raise self.error(
+                    key_node, f"unknown key {key!r} in a {name_key} entry (allowed: {name_key}, team)"
+                )
             fields[key] = value_node
         if name_key not in fields:
             raise self.error(node, f"the entry has no '{name_key}'")
@@ -145,7 +149,9 @@ class _Parser:
         def new_label(label_node: yaml.Node, what: str) -> str:
             label = self.scalar(label_node, what).lower()
             if label in labels:
-                raise self.error(label_node, f"runner label {label!r} is already listed on line {labels[label]}")
+                raise self.error(
+                    label_node, f"runner label {label!r} is already listed on line {labels[label]}"
+                )
             labels[label] = _line(label_node)
             return label
 
@@ -153,27 +159,40 @@ class _Parser:
             key = self.scalar(key_node, "a key")
             if key == "larger":
                 if not isinstance(value_node, yaml.MappingNode):
-                    raise self.error(value_node, "'runners.larger' must map each larger-runner label to its "
-                                                 "billing SKU, e.g. linux-8-core: linux_8_core")
+                    raise self.error(
+                        value_node,
+                        "'runners.larger' must map each larger-runner label to its "
+                        "billing SKU, e.g. linux-8-core: linux_8_core",
+                    )
                 for label_node, sku_node in value_node.value:
                     label = new_label(label_node, "a runner label")
                     sku = self.scalar(sku_node, f"the SKU of runner label {label!r}")
                     if not SKU_PATTERN.match(sku):
-                        raise self.error(sku_node, f"SKU {sku!r} of runner label {label!r} must be a billing "
-                                                   "SKU in lower case, e.g. linux_8_core or macos_l")
+                        raise self.error(
+                            sku_node,
+                            f"SKU {sku!r} of runner label {label!r} must be a billing "
+                            "SKU in lower case, e.g. linux_8_core or macos_l",
+                        )
                     larger[label] = sku
             elif key == "self_hosted":
-                self_hosted.update(new_label(item, "a runner label")
-                                   for item in self.sequence(value_node, "runners.self_hosted"))
+                self_hosted.update(
+                    new_label(item, "a runner label")
+                    for item in self.sequence(value_node, "runners.self_hosted")
+                )
             elif key == "self_hosted_groups":
                 for item in self.sequence(value_node, "runners.self_hosted_groups"):
                     group = self.scalar(item, "a runner group").lower()
                     if group == "github actions":
-                        raise self.error(item, "'GitHub Actions' is the group of GitHub's standard hosted "
-                                               "runners, not a self-hosted runner group")
+                        raise self.error(
+                            item,
+                            "'GitHub Actions' is the group of GitHub's standard hosted "
+                            "runners, not a self-hosted runner group",
+                        )
                     groups.add(group)
             else:
-                raise self.error(key_node, f"unknown key {key!r} in 'runners' (allowed: {', '.join(RUNNERS_KEYS)})")
+                raise self.error(
+                    key_node, f"unknown key {key!r} in 'runners' (allowed: {', '.join(RUNNERS_KEYS)})"
+                )
         return RunnerMap(larger, frozenset(self_hosted), frozenset(groups))
 
 
@@ -185,9 +204,13 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark is not None else source
-        raise RepositoriesConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise RepositoriesConfigError(
+            f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+        ) from None
     if root is None:
-        raise RepositoriesConfigError(f"{source}: the file is empty; list repositories, teams or organizations")
+        raise RepositoriesConfigError(
+            f"{source}: the file is empty; list repositories, teams or organizations"
+        )
     if not isinstance(root, yaml.MappingNode):
         raise parser.error(root, f"the top level must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")
 
@@ -214,7 +237,9 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
         elif key == "runners":
             runners = parser.runners(value_node)
         else:
-            raise parser.error(key_node, f"unknown top-level key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})")
+            raise parser.error(
+                key_node, f"unknown top-level key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})"
+            )
 
     seen: dict[str, RepositoryEntry] = {}
     for entry in repositories:
@@ -222,14 +247,16 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
         if previous is not None:
             raise RepositoriesConfigError(
                 f"{source}, line {entry.line}: repository {entry.full_name!r} is already listed on line "
-                f"{previous.line}")
+                f"{previous.line}"
+            )
         seen[entry.full_name.lower()] = entry
     orgs_seen: dict[str, OrganizationEntry] = {}
     for org in organizations:
         if org.organization.lower() in orgs_seen:
             raise RepositoriesConfigError(
                 f"{source}, line {org.line}: organization {org.organization!r} is already listed on line "
-                f"{orgs_seen[org.organization.lower()].line}")
+                f"{orgs_seen[org.organization.lower()].line}"
+            )
         orgs_seen[org.organization.lower()] = org
     if not repositories and not organizations:
         raise RepositoriesConfigError(f"{source}: no repositories or organizations are listed")
@@ -244,7 +271,10 @@ def load_repositories(path: str | Path) -> RepositoriesConfig:
     except FileNotFoundError:
         raise RepositoriesConfigError(
             f"the repositories file {str(file)!r} does not exist: set USAGE_ARCHIVE_REPOSITORIES to the path of "
-            "a repositories.yml (see repositories.example.yml)") from None
+            "a repositories.yml (see repositories.example.yml)"
+        ) from None
     except OSError as exc:
-        raise RepositoriesConfigError(f"cannot read the repositories file {str(file)!r}: {exc.strerror}") from None
+        raise RepositoriesConfigError(
+            f"cannot read the repositories file {str(file)!r}: {exc.strerror}"
+        ) from None
     return parse_repositories(text, source=str(file))

@@ -56,8 +56,9 @@ class Rate:
     line: int
 
     def applies_on(self, day: date) -> bool:
-        return (self.effective_from is None or self.effective_from <= day) and \
-            (self.effective_to is None or day <= self.effective_to)
+        return (self.effective_from is None or self.effective_from <= day) and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 class RateTable:
@@ -100,7 +101,8 @@ def _refuse_overlaps(rows: list[Rate]) -> None:
             raise RatesFileError(
                 f"{later.source}, line {later.line}: the rate of {later.runner!r} from "
                 f"{later.effective_from or 'the beginning'} overlaps the one on {earlier.source}, line "
-                f"{earlier.line} (until {earlier.effective_to or 'open end'})")
+                f"{earlier.line} (until {earlier.effective_to or 'open end'})"
+            )
 
 
 def _day(text: str, column: str, where: str) -> date | None:
@@ -118,16 +120,20 @@ def parse_rates(text: str, source: str = SHIPPED_FILE) -> RateTable:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise RatesFileError(f"{source}: the file is empty; expected the columns {', '.join(COLUMNS)}") from None
+        raise RatesFileError(
+            f"{source}: the file is empty; expected the columns {', '.join(COLUMNS)}"
+        ) from None
     except csv.Error as exc:
         raise RatesFileError(f"{source}, line 1: not valid CSV ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown:
-        problems = ([f"lacks the column(s) {', '.join(missing)}"] if missing else []) + \
-                   ([f"has unknown column(s) {', '.join(unknown)}"] if unknown else [])
-        raise RatesFileError(f"{source}, line 1: the header {' and '.join(problems)} "
-                             f"(allowed: {', '.join(COLUMNS)})")
+        problems = ([f"lacks the column(s) {', '.join(missing)}"] if missing else []) + (
+            [f"has unknown column(s) {', '.join(unknown)}"] if unknown else []
+        )
+        raise RatesFileError(
+            f"{source}, line 1: the header {' and '.join(problems)} (allowed: {', '.join(COLUMNS)})"
+        )
     rates: list[Rate] = []
     try:
         for fields in reader:
@@ -140,8 +146,10 @@ def parse_rates(text: str, source: str = SHIPPED_FILE) -> RateTable:
             row = {name: value.strip() for name, value in zip(header, fields, strict=True)}
             runner = row["runner"]
             if not RUNNER_PATTERN.match(runner):
-                raise RatesFileError(f"{where}: runner {runner!r} must be a runner class or SKU in lower case "
-                                     "(letters, digits, underscores), e.g. standard_linux or linux_8_core")
+                raise RatesFileError(
+                    f"{where}: runner {runner!r} must be a runner class or SKU in lower case "
+                    "(letters, digits, underscores), e.g. standard_linux or linux_8_core"
+                )
             start = _day(row["effective_from"], "effective_from", where)
             end = _day(row["effective_to"], "effective_to", where)
             if start is not None and end is not None and end < start:
@@ -149,19 +157,36 @@ def parse_rates(text: str, source: str = SHIPPED_FILE) -> RateTable:
             try:
                 price = Decimal(row["usd_per_minute"])
             except InvalidOperation:
-                raise RatesFileError(f"{where}: usd_per_minute {row['usd_per_minute']!r} is not a decimal "
-                                     "number") from None
+                raise RatesFileError(
+                    f"{where}: usd_per_minute {row['usd_per_minute']!r} is not a decimal number"
+                ) from None
             if not price.is_finite() or price < 0 or price >= MAX_RATE:
-                raise RatesFileError(f"{where}: usd_per_minute {row['usd_per_minute']!r} must be a number from 0 "
-                                     f"to below {MAX_RATE}")
-            if -price.as_tuple().exponent > RATE_PLACES and price != price.quantize(Decimal(1).scaleb(-RATE_PLACES)):
-                raise RatesFileError(f"{where}: usd_per_minute {row['usd_per_minute']!r} has more than "
-                                     f"{RATE_PLACES} decimal places")
+                raise RatesFileError(
+                    f"{where}: usd_per_minute {row['usd_per_minute']!r} must be a number from 0 "
+                    f"to below {MAX_RATE}"
+                )
+            if -price.as_tuple().exponent > RATE_PLACES and price != price.quantize(
+                Decimal(1).scaleb(-RATE_PLACES)
+            ):
+                raise RatesFileError(
+                    f"{where}: usd_per_minute {row['usd_per_minute']!r} has more than "
+                    f"{RATE_PLACES} decimal places"
+                )
             enabled_text = row.get("enabled", "").lower()
             if enabled_text not in ("", "true", "false"):
                 raise RatesFileError(f"{where}: enabled must be true or false, not {row['enabled']!r}")
-            rates.append(Rate(runner, start, end, price, enabled_text != "false", row.get("description", ""),
-                              source, line))
+            rates.append(
+                Rate(
+                    runner,
+                    start,
+                    end,
+                    price,
+                    enabled_text != "false",
+                    row.get("description", ""),
+                    source,
+                    line,
+                )
+            )
     except csv.Error as exc:
         raise RatesFileError(f"{source}, line {reader.line_num}: not valid CSV ({exc})") from None
     if not rates:

@@ -63,8 +63,9 @@ def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, int((end - start).total_seconds()))
 
 
-def billable_minutes(run_seconds: int | None, runner: Runner, visibility: str | None,
-                     self_hosted_charge: bool = False) -> int | None:
+def billable_minutes(
+    run_seconds: int | None, runner: Runner, visibility: str | None, self_hosted_charge: bool = False
+) -> int | None:
     """Per-job minutes rounded up, as GitHub bills them; None while the job has not finished, or when the runner
     is unknown (a job of 0 seconds is 0 minutes whatever ran it).
 
@@ -103,9 +104,16 @@ def job_cost(minutes: int | None, rate: Decimal | None) -> Decimal | None:
     return minutes * rate
 
 
-def job_row(repository: str, team: str | None, run: Mapping[str, Any], job: Mapping[str, Any], *,
-            visibility: str | None = None, runners: RunnerMap = NO_RUNNER_MAP,
-            rates: RateTable | None = None) -> dict[str, Any]:
+def job_row(
+    repository: str,
+    team: str | None,
+    run: Mapping[str, Any],
+    job: Mapping[str, Any],
+    *,
+    visibility: str | None = None,
+    runners: RunnerMap = NO_RUNNER_MAP,
+    rates: RateTable | None = None,
+) -> dict[str, Any]:
     """One archived row: the job attempt, its run's context, the derived durations, runner class and cost."""
     rates = rates if rates is not None else shipped_rates()
     labels = [str(label) for label in job.get("labels") or []]
@@ -152,7 +160,9 @@ def job_row(repository: str, team: str | None, run: Mapping[str, Any], job: Mapp
         "runner_os": os_name,
         "self_hosted": runner.runner_class == SELF_HOSTED,
         "billable_minutes": minutes,
-        "minute_multiplier": MINUTE_MULTIPLIERS[os_name] if standard and os_name in MINUTE_MULTIPLIERS else None,
+        "minute_multiplier": MINUTE_MULTIPLIERS[os_name]
+        if standard and os_name in MINUTE_MULTIPLIERS
+        else None,
         "repository_visibility": visibility,
         "runner_class": runner.runner_class,
         "runner_sku": runner.sku,

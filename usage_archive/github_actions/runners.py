@@ -38,8 +38,14 @@ STANDARD_MACOS = "standard_macos"
 LARGER = "larger"
 SELF_HOSTED = "self_hosted"
 UNKNOWN = "unknown"
-STANDARD_CLASSES = (STANDARD_LINUX, STANDARD_LINUX_ARM64, STANDARD_LINUX_SLIM, STANDARD_WINDOWS,
-                    STANDARD_WINDOWS_ARM64, STANDARD_MACOS)
+STANDARD_CLASSES = (
+    STANDARD_LINUX,
+    STANDARD_LINUX_ARM64,
+    STANDARD_LINUX_SLIM,
+    STANDARD_WINDOWS,
+    STANDARD_WINDOWS_ARM64,
+    STANDARD_MACOS,
+)
 RUNNER_CLASSES = (*STANDARD_CLASSES, LARGER, SELF_HOSTED, UNKNOWN)
 
 # GitHub-hosted labels, as GitHub names them ("Actions runner pricing", "GitHub-hosted runners reference").
@@ -58,8 +64,14 @@ STANDARD_LABELS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 CORE_COUNT = re.compile(r"\d+[-_]?cores?")
 HOSTED_RUNNER_NAME = re.compile(r"^(GitHub Actions \d+|Hosted Agent)$")
-OS_BY_CLASS = {STANDARD_LINUX: "Linux", STANDARD_LINUX_ARM64: "Linux", STANDARD_LINUX_SLIM: "Linux",
-               STANDARD_WINDOWS: "Windows", STANDARD_WINDOWS_ARM64: "Windows", STANDARD_MACOS: "macOS"}
+OS_BY_CLASS = {
+    STANDARD_LINUX: "Linux",
+    STANDARD_LINUX_ARM64: "Linux",
+    STANDARD_LINUX_SLIM: "Linux",
+    STANDARD_WINDOWS: "Windows",
+    STANDARD_WINDOWS_ARM64: "Windows",
+    STANDARD_MACOS: "macOS",
+}
 OS_BY_SKU_PREFIX = (("linux", "Linux"), ("windows", "Windows"), ("macos", "macOS"))
 
 
@@ -102,13 +114,17 @@ def _standard_class(label: str) -> str | None:
     return None
 
 
-def classify_runner(labels: Iterable[str], group: str | None, name: str | None,
-                    runners: RunnerMap = NO_RUNNER_MAP) -> Runner:
+def classify_runner(
+    labels: Iterable[str], group: str | None, name: str | None, runners: RunnerMap = NO_RUNNER_MAP
+) -> Runner:
     """The runner class (and SKU) of a job from its labels, runner group and runner name."""
     lowered = [label.strip().lower() for label in labels]
     group = (group or "").strip() or None
-    if SELF_HOSTED_LABEL in lowered or any(label in runners.self_hosted_labels for label in lowered) or \
-            (group is not None and group.lower() in runners.self_hosted_groups):
+    if (
+        SELF_HOSTED_LABEL in lowered
+        or any(label in runners.self_hosted_labels for label in lowered)
+        or (group is not None and group.lower() in runners.self_hosted_groups)
+    ):
         return Runner(SELF_HOSTED)
     for label in lowered:
         if label in runners.larger:

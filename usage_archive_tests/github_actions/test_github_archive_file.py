@@ -32,8 +32,9 @@ UTC = timezone.utc
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def _repository(name: str, team: str | None, runs: list[tuple[dict, list[dict]]],
-                workflows: list[WorkflowRecord]) -> RepositoryData:
+def _repository(
+    name: str, team: str | None, runs: list[tuple[dict, list[dict]]], workflows: list[WorkflowRecord]
+) -> RepositoryData:
     rows = [job_row(name, team, run, job) for run, jobs in runs for job in jobs]
     records = [RunRecord(run["id"], run["run_attempt"], run["workflow_id"], len(jobs)) for run, jobs in runs]
     return RepositoryData(name, team, rows_table(rows), records, workflows)
@@ -42,17 +43,31 @@ def _repository(name: str, team: str | None, runs: list[tuple[dict, list[dict]]]
 @pytest.fixture
 def week() -> pa.Table:
     ci = make_run(1, MONDAY + timedelta(hours=1), run_attempt=2)
-    nightly = make_run(2, MONDAY + timedelta(hours=2), workflow_id=2, name="Nightly", path=".github/workflows/n.yml")
+    nightly = make_run(
+        2, MONDAY + timedelta(hours=2), workflow_id=2, name="Nightly", path=".github/workflows/n.yml"
+    )
     failed_to_start = make_run(3, MONDAY + timedelta(hours=3), conclusion="startup_failure")
-    api = _repository("octo/api", "platform", [
-        (ci, [make_job(11, ci, attempt=1, run_seconds=61), make_job(12, ci, attempt=2, run_seconds=120,
-                                                                    labels=["windows-latest"])]),
-        (nightly, [make_job(21, nightly, run_seconds=3000)]),
-        (failed_to_start, []),
-    ], [WorkflowRecord(1, "CI", ".github/workflows/ci.yml", "active"),
-        WorkflowRecord(2, "Nightly", ".github/workflows/n.yml", "active"),
-        WorkflowRecord(3, "Release", ".github/workflows/release.yml", "active"),
-        WorkflowRecord(4, "Old", ".github/workflows/old.yml", "disabled_manually")])
+    api = _repository(
+        "octo/api",
+        "platform",
+        [
+            (
+                ci,
+                [
+                    make_job(11, ci, attempt=1, run_seconds=61),
+                    make_job(12, ci, attempt=2, run_seconds=120, labels=["windows-latest"]),
+                ],
+            ),
+            (nightly, [make_job(21, nightly, run_seconds=3000)]),
+            (failed_to_start, []),
+        ],
+        [
+            WorkflowRecord(1, "CI", ".github/workflows/ci.yml", "active"),
+            WorkflowRecord(2, "Nightly", ".github/workflows/n.yml", "active"),
+            WorkflowRecord(3, "Release", ".github/workflows/release.yml", "active"),
+            WorkflowRecord(4, "Old", ".github/workflows/old.yml", "disabled_manually"),
+        ],
+    )
     web = _repository("octo/web", None, [], [])
     return week_table([web, api], "2026-01-05")
 
@@ -72,7 +87,11 @@ def test_parquet_round_trip_keeps_types_and_run_list(week: pa.Table) -> None:
     assert table.column("team").to_pylist() == ["platform"] * 3
     assert schema.field("rate_usd_per_minute").type == pa.decimal128(12, 6)
     assert schema.field("estimated_cost_usd").type == pa.decimal128(18, 6)
-    assert table.column("estimated_cost_usd").to_pylist() == [Decimal("0.012"), Decimal("0.020"), Decimal("0.300")]
+    assert table.column("estimated_cost_usd").to_pylist() == [
+        Decimal("0.012"),
+        Decimal("0.020"),
+        Decimal("0.300"),
+    ]
 
 
 def test_a_file_of_schema_version_1_reads_with_empty_cost_columns(week: pa.Table) -> None:
@@ -91,7 +110,12 @@ def test_a_file_of_schema_version_1_reads_with_empty_cost_columns(week: pa.Table
 def test_progress_file_round_trip(week: pa.Table) -> None:
     data = _repository("octo/x", "t", [], [WorkflowRecord(5, "CI", "ci.yml", "active")])
     back = repository_data_from_file(parquet_bytes(repository_table(data, "2026-01-05")))
-    assert (back.repository, back.team, back.workflows, back.table.num_rows) == ("octo/x", "t", data.workflows, 0)
+    assert (back.repository, back.team, back.workflows, back.table.num_rows) == (
+        "octo/x",
+        "t",
+        data.workflows,
+        0,
+    )
 
 
 def test_summary(week: pa.Table) -> None:
@@ -104,7 +128,8 @@ def test_summary(week: pa.Table) -> None:
     assert summary.slowest_workflows[0]["mean_seconds"] == 3000
     # the disabled workflow is not "inactive"; the run that failed to start still counts as CI activity
     assert summary.inactive_workflows == [
-        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}]
+        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}
+    ]
 
 
 def test_a_skipped_job_with_reversed_timestamps_never_makes_a_duration_negative() -> None:
@@ -125,7 +150,8 @@ def test_a_skipped_job_with_reversed_timestamps_never_makes_a_duration_negative(
     both = _repository("octo/deploy", None, [(run, [build, skipped_early])], [])
     summary = summarize(*read_archive(parquet_bytes(week_table([both], "2026-01-05"))))
     assert [(w["workflow"], w["mean_seconds"], w["max_seconds"]) for w in summary.slowest_workflows] == [
-        ("Deploy", 90, 90)]
+        ("Deploy", 90, 90)
+    ]
     assert all(w["mean_seconds"] >= 0 for w in summary.slowest_workflows)
 
 

@@ -35,15 +35,44 @@ def github() -> Iterator[FakeGitHub]:
         fake.billing[("organizations", "octo")] = [
             # fractions of a cent, several products, an item outside the week, one without a repository
             usage_item("2026-01-05", "octo/api", quantity="7", price="0.006", gross="0.042"),
-            usage_item("2026-01-05", "octo/api", sku="actions_storage", unit="GigabyteHours", quantity="0.0133",
-                       price="0.00033602", gross="0.000004469066"),
-            usage_item("2026-01-06", "octo/api", quantity="0.1", price="1", gross="0.1", discount="0.1", net="0"),
+            usage_item(
+                "2026-01-05",
+                "octo/api",
+                sku="actions_storage",
+                unit="GigabyteHours",
+                quantity="0.0133",
+                price="0.00033602",
+                gross="0.000004469066",
+            ),
+            usage_item(
+                "2026-01-06", "octo/api", quantity="0.1", price="1", gross="0.1", discount="0.1", net="0"
+            ),
             usage_item("2026-01-06", "octo/web", quantity="0.2", price="1", gross="0.2"),
-            usage_item("2026-01-07", "octo/web", sku="linux_8_core", quantity="11", price="0.022", gross="0.242"),
-            usage_item("2026-01-07", None, product="copilot", sku="copilot_for_business", unit="user-months",
-                       quantity="0.3548387", price="19", gross="6.7419353", discount="0", net="6.7419353"),
-            usage_item("2026-01-08", "octo/api", product="packages", sku="packages_storage", unit="GigabyteHours",
-                       quantity="12.5", price="0.0003360215", gross="0.00420026875"),
+            usage_item(
+                "2026-01-07", "octo/web", sku="linux_8_core", quantity="11", price="0.022", gross="0.242"
+            ),
+            usage_item(
+                "2026-01-07",
+                None,
+                product="copilot",
+                sku="copilot_for_business",
+                unit="user-months",
+                quantity="0.3548387",
+                price="19",
+                gross="6.7419353",
+                discount="0",
+                net="6.7419353",
+            ),
+            usage_item(
+                "2026-01-08",
+                "octo/api",
+                product="packages",
+                sku="packages_storage",
+                unit="GigabyteHours",
+                quantity="12.5",
+                price="0.0003360215",
+                gross="0.00420026875",
+            ),
             usage_item("2026-01-12", "octo/api", quantity="1000", price="0.006"),  # next week
         ]
         fake.billing[("enterprises", "octo-corp")] = [usage_item("2026-01-05", "octo/api", quantity="3")]
@@ -54,7 +83,9 @@ def client_for(fake: FakeGitHub) -> GitHubClient:
     return GitHubClient(fake.token, fake.api_url, sleep=fake.clock.sleep, clock=fake.clock.time)
 
 
-def test_a_week_of_the_ledger_over_http_keeps_every_item_and_every_fraction_of_a_cent(github: FakeGitHub) -> None:
+def test_a_week_of_the_ledger_over_http_keeps_every_item_and_every_fraction_of_a_cent(
+    github: FakeGitHub,
+) -> None:
     client = client_for(github)
     reports = [client.billing_usage("octo", day) for day in week_days(WEEK)]
     asked = [q for p, q in github.requests if p.endswith("/settings/billing/usage")]
@@ -73,7 +104,9 @@ def test_a_week_of_the_ledger_over_http_keeps_every_item_and_every_fraction_of_a
     assert storage["gross_amount"] == Decimal("0.000004469066") and storage["quantity"] == Decimal("0.0133")
     assert storage["report_day"] == date(2026, 1, 5) and storage["date"] == date(2026, 1, 5)
     assert (storage["account_type"], storage["account"]) == ("organization", "octo")
-    assert table.filter(pc.equal(table.column("product"), "copilot")).column("repository_name").to_pylist() == [None]
+    assert table.filter(pc.equal(table.column("product"), "copilot")).column(
+        "repository_name"
+    ).to_pylist() == [None]
     assert amount_problems(table) == []
     assert billing_usage_key(WEEK) == "github-actions-usage/billing-usage-2026-01-05-to-2026-01-12.parquet"
 
@@ -89,8 +122,10 @@ def test_a_403_names_the_permission_the_billing_ledger_needs_and_never_the_token
     with pytest.raises(GitHubPermissionError) as excinfo:
         client_for(github).billing_usage("octo", date(2026, 1, 5))
     message = str(excinfo.value)
-    assert "organization octo billing usage for 2026-01-05: 403 'Resource not accessible by personal access " \
-           "token'" in message
+    assert (
+        "organization octo billing usage for 2026-01-05: 403 'Resource not accessible by personal access "
+        "token'" in message
+    )
     assert "organisation owner or billing manager of octo" in message
     assert '"Administration: read"' in message
     assert "Actions: read" not in message and github.token not in message
@@ -105,9 +140,11 @@ def test_a_404_says_what_may_be_missing(github: FakeGitHub) -> None:
 
 
 def test_numbers_are_parsed_as_decimals_never_floats() -> None:
-    body = ('{"usageItems": [{"date": "2026-01-05T00:00:00Z", "product": "Actions", "sku": "actions_linux", '
-            '"quantity": 3, "grossAmount": 0.1, "discountAmount": 0.30000000000000004, "netAmount": 0, '
-            '"costCenterName": "R&D", "extra": {"a": 1.5}}]}')
+    body = (
+        '{"usageItems": [{"date": "2026-01-05T00:00:00Z", "product": "Actions", "sku": "actions_linux", '
+        '"quantity": 3, "grossAmount": 0.1, "discountAmount": 0.30000000000000004, "netAmount": 0, '
+        '"costCenterName": "R&D", "extra": {"a": 1.5}}]}'
+    )
     items = parse_usage_response(body, source="test")
     assert items[0]["grossAmount"] == Decimal("0.1") and isinstance(items[0]["quantity"], int)
     (row,) = billing_usage_table([UsageReport("organization", "octo", date(2026, 1, 5), items)]).to_pylist()
@@ -117,17 +154,20 @@ def test_numbers_are_parsed_as_decimals_never_floats() -> None:
     assert row["price_per_unit"] is None and row["organization_name"] is None  # absent stays null
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("not json", "the response is not JSON"),
-    ('{"items": []}', "the response has no usageItems list"),
-    ('{"usageItems": [1]}', "usage item 0 is not an object"),
-    ('{"usageItems": [{"grossAmount": "0.1"}]}', "usage item 0 grossAmount is '0.1', not a number"),
-    ('{"usageItems": [{"netAmount": true}]}', "usage item 0 netAmount is True, not a number"),
-    ('{"usageItems": [{"netAmount": NaN}]}', "usage item 0 netAmount is nan, not a number"),
-    ('{"usageItems": [{"netAmount": 0.0000000000000000001}]}', "more than 18 decimal places"),
-    ('{"usageItems": [{"date": "05/01/2026"}]}', "usage item 0 date is '05/01/2026', not a date"),
-    ('{"usageItems": [{}, {"product": 7}]}', "usage item 1 product is 7, not a string"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("not json", "the response is not JSON"),
+        ('{"items": []}', "the response has no usageItems list"),
+        ('{"usageItems": [1]}', "usage item 0 is not an object"),
+        ('{"usageItems": [{"grossAmount": "0.1"}]}', "usage item 0 grossAmount is '0.1', not a number"),
+        ('{"usageItems": [{"netAmount": true}]}', "usage item 0 netAmount is True, not a number"),
+        ('{"usageItems": [{"netAmount": NaN}]}', "usage item 0 netAmount is nan, not a number"),
+        ('{"usageItems": [{"netAmount": 0.0000000000000000001}]}', "more than 18 decimal places"),
+        ('{"usageItems": [{"date": "05/01/2026"}]}', "usage item 0 date is '05/01/2026', not a date"),
+        ('{"usageItems": [{}, {"product": 7}]}', "usage item 1 product is 7, not a string"),
+    ],
+)
 def test_what_is_not_githubs_shape_is_refused_by_name(body: str, expected: str) -> None:
     with pytest.raises(BillingUsageError) as excinfo:
         parse_usage_response(body, source="GET /organizations/octo/settings/billing/usage")
@@ -136,15 +176,24 @@ def test_what_is_not_githubs_shape_is_refused_by_name(body: str, expected: str) 
 
 
 def test_gross_minus_discount_must_be_net() -> None:
-    items = [usage_item("2026-01-05", "octo/api", gross="0.042", discount="0.002", net="0.04"),
-             usage_item("2026-01-05", "octo/web", gross="0.042", discount="0.002", net="0.041")]
+    items = [
+        usage_item("2026-01-05", "octo/api", gross="0.042", discount="0.002", net="0.04"),
+        usage_item("2026-01-05", "octo/web", gross="0.042", discount="0.002", net="0.041"),
+    ]
     table = billing_usage_table([UsageReport("organization", "octo", date(2026, 1, 5), items)])
-    assert amount_problems(table) == ["octo 2026-01-05 actions_linux octo/web: gross 0.042000000000000000 − "
-                                      "discount 0.002000000000000000 ≠ net 0.041000000000000000"]
+    assert amount_problems(table) == [
+        "octo 2026-01-05 actions_linux octo/web: gross 0.042000000000000000 − "
+        "discount 0.002000000000000000 ≠ net 0.041000000000000000"
+    ]
 
 
 def test_products_and_repositories_as_github_spells_them() -> None:
-    assert is_actions("Actions") and is_actions("actions") and not is_actions("Packages") and not is_actions(None)
+    assert (
+        is_actions("Actions")
+        and is_actions("actions")
+        and not is_actions("Packages")
+        and not is_actions(None)
+    )
     assert ledger_repository("octo/api", "octo") == "octo/api"
     assert ledger_repository("api", "octo") == "octo/api"
     assert ledger_repository(None, "octo") is None and ledger_repository("", "octo") is None

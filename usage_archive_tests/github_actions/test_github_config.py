@@ -21,9 +21,15 @@ organizations:
 def test_every_form_with_teams_and_lines() -> None:
     config = parse_repositories(EXAMPLE)
     assert [(r.full_name, r.team, r.line) for r in config.repositories] == [
-        ("octo/api", None, 2), ("octo/web", "frontend", 3), ("octo/infra", "platform", 6),
-        ("octo/deploy", "platform", 6)]
-    assert [(o.organization, o.team) for o in config.organizations] == [("octo-labs", None), ("octo-data", "data")]
+        ("octo/api", None, 2),
+        ("octo/web", "frontend", 3),
+        ("octo/infra", "platform", 6),
+        ("octo/deploy", "platform", 6),
+    ]
+    assert [(o.organization, o.team) for o in config.organizations] == [
+        ("octo-labs", None),
+        ("octo-data", "data"),
+    ]
     # an explicitly listed repository keeps its own team over its organisation's
     assert config.team_of("OCTO/web", "data") == "frontend"
     assert config.team_of("octo-data/etl", "data") == "data"
@@ -36,30 +42,51 @@ def test_the_example_file_parses() -> None:
     assert config.repositories and config.organizations
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("repositories:\n  - octo/api\n  - not-a-repo\n", "line 3: repository 'not-a-repo' is not of the form owner/name"),
-    ("repositories:\n  - octo/api\nrepos:\n  - a/b\n", "line 3: unknown top-level key 'repos'"),
-    ("repositories:\n  - repository: octo/api\n    teem: x\n", "line 3: unknown key 'teem'"),
-    ("repositories:\n  - octo/api\n  - octo/API\n", "line 3: repository 'octo/API' is already listed on line 2"),
-    ("repositories:\n  - octo/api\n   - bad: [\n", "line 3"),
-    ("repositories: octo/api\n", "line 1: 'repositories' must be a list"),
-    ("organizations:\n  - -bad-\n", "line 2: organization '-bad-' is not a valid"),
-    ("teams:\n  platform: octo/api\n", "line 2: 'teams.platform' must be a list"),
-    ("repositories:\n  - team: x\n", "line 2: the entry has no 'repository'"),
-    ("repositories: []\n", "no repositories or organizations are listed"),
-    ("", "the file is empty"),
-    ("- octo/api\n", "line 1: the top level must be a mapping"),
-    ("repositories: [a/b]\nrunners: [x]\n", "line 2: 'runners' must be a mapping"),
-    ("repositories: [a/b]\nrunners:\n  largr: {}\n", "line 3: unknown key 'largr' in 'runners'"),
-    ("repositories: [a/b]\nrunners:\n  larger: [linux-8-core]\n", "line 3: 'runners.larger' must map each"),
-    ("repositories: [a/b]\nrunners:\n  larger:\n    big: Linux 8 core\n",
-     "line 4: SKU 'Linux 8 core' of runner label 'big' must be a billing SKU"),
-    ("repositories: [a/b]\nrunners:\n  larger:\n    big: linux_8_core\n  self_hosted: [arc, BIG]\n",
-     "line 5: runner label 'big' is already listed on line 4"),
-    ("repositories: [a/b]\nrunners:\n  self_hosted: arc\n", "line 3: 'runners.self_hosted' must be a list"),
-    ("repositories: [a/b]\nrunners:\n  self_hosted_groups: [GitHub Actions]\n",
-     "line 3: 'GitHub Actions' is the group of GitHub's standard hosted runners"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "repositories:\n  - octo/api\n  - not-a-repo\n",
+            "line 3: repository 'not-a-repo' is not of the form owner/name",
+        ),
+        ("repositories:\n  - octo/api\nrepos:\n  - a/b\n", "line 3: unknown top-level key 'repos'"),
+        ("repositories:\n  - repository: octo/api\n    teem: x\n", "line 3: unknown key 'teem'"),
+        (
+            "repositories:\n  - octo/api\n  - octo/API\n",
+            "line 3: repository 'octo/API' is already listed on line 2",
+        ),
+        ("repositories:\n  - octo/api\n   - bad: [\n", "line 3"),
+        ("repositories: octo/api\n", "line 1: 'repositories' must be a list"),
+        ("organizations:\n  - -bad-\n", "line 2: organization '-bad-' is not a valid"),
+        ("teams:\n  platform: octo/api\n", "line 2: 'teams.platform' must be a list"),
+        ("repositories:\n  - team: x\n", "line 2: the entry has no 'repository'"),
+        ("repositories: []\n", "no repositories or organizations are listed"),
+        ("", "the file is empty"),
+        ("- octo/api\n", "line 1: the top level must be a mapping"),
+        ("repositories: [a/b]\nrunners: [x]\n", "line 2: 'runners' must be a mapping"),
+        ("repositories: [a/b]\nrunners:\n  largr: {}\n", "line 3: unknown key 'largr' in 'runners'"),
+        (
+            "repositories: [a/b]\nrunners:\n  larger: [linux-8-core]\n",
+            "line 3: 'runners.larger' must map each",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  larger:\n    big: Linux 8 core\n",
+            "line 4: SKU 'Linux 8 core' of runner label 'big' must be a billing SKU",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  larger:\n    big: linux_8_core\n  self_hosted: [arc, BIG]\n",
+            "line 5: runner label 'big' is already listed on line 4",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  self_hosted: arc\n",
+            "line 3: 'runners.self_hosted' must be a list",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  self_hosted_groups: [GitHub Actions]\n",
+            "line 3: 'GitHub Actions' is the group of GitHub's standard hosted runners",
+        ),
+    ],
+)
 def test_malformed_files_name_the_line(text: str, expected: str) -> None:
     with pytest.raises(RepositoriesConfigError) as excinfo:
         parse_repositories(text, source="repos.yml")
@@ -73,19 +100,23 @@ def test_missing_file_names_the_variable(tmp_path) -> None:
 
 
 def test_the_runners_section_and_teams_for_any_repository() -> None:
-    config = parse_repositories(EXAMPLE + """\
+    config = parse_repositories(
+        EXAMPLE
+        + """\
 runners:
   larger:
     Linux-8-Core: linux_8_core
     big-mac: macos_l
   self_hosted: [arc-runner-set]
   self_hosted_groups: [ARC Runners]
-""")
+"""
+    )
     assert dict(config.runners.larger) == {"linux-8-core": "linux_8_core", "big-mac": "macos_l"}
     assert config.runners.self_hosted_labels == {"arc-runner-set"}
     assert config.runners.self_hosted_groups == {"arc runners"}
     assert parse_repositories(EXAMPLE).runners.larger == {}
     # teams for any owner/name (CircleCI projects too): explicit entry, else organisation, else none
-    assert [config.team_for_repository(n) for n in ("octo/WEB", "octo/api", "octo-data/etl", "OCTO-DATA/x",
-                                                    "octo-labs/y", "other/z")] == [
-        "frontend", None, "data", "data", None, None]
+    assert [
+        config.team_for_repository(n)
+        for n in ("octo/WEB", "octo/api", "octo-data/etl", "OCTO-DATA/x", "octo-labs/y", "other/z")
+    ] == ["frontend", None, "data", "data", None, None]

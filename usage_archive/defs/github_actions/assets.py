@@ -74,9 +74,9 @@ def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
     kinds={"github", "parquet"},
     pool="github_api",
     description="Every job attempt of every GitHub Actions workflow run created in the week, for the "
-    "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner, billable "
-    f"minutes and the OS multiplier. Stored as {GITHUB_ACTIONS_PREFIX}/workflow-runs-<start>-to-<end>"
-    ".parquet.",
+    "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner and runner "
+    "class, repository visibility, billable minutes, the OS multiplier and the estimated cost from the "
+    f"dated rates table. Stored as {GITHUB_ACTIONS_PREFIX}/workflow-runs-<start>-to-<end>.parquet.",
 )
 def workflow_runs(
     context: dg.AssetExecutionContext,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -69,8 +70,23 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(
     assert (rows[1001]["run_attempt"], rows[1002]["run_attempt"]) == (1, 2)
     assert [rows[j]["billable_minutes"] for j in sorted(rows)] == [2, 1, 4, 10, 0]
     assert [rows[j]["minute_multiplier"] for j in sorted(rows)] == [1, 1, 2, 10, None]
-    assert rows[2001]["team"] == "labs"
-    assert rows[1004]["team"] == "platform"
+    assert [rows[j]["runner_class"] for j in sorted(rows)] == [
+        "standard_linux",
+        "standard_linux",
+        "standard_windows",
+        "standard_macos",
+        "self_hosted",
+    ]
+    assert [rows[j]["estimated_cost_usd"] for j in sorted(rows)] == [
+        Decimal("0.012"),
+        Decimal("0.006"),
+        Decimal("0.040"),
+        Decimal("0.620"),
+        Decimal(0),
+    ]
+    assert {rows[j]["repository_visibility"] for j in rows} == {"private"}
+    assert info["repositories"]["octo/api"]["visibility"] == "private"
+    assert rows[2001]["team"] == "labs" and rows[1004]["team"] == "platform"
     assert rows[1001]["started_at"] == datetime(2026, 1, 5, 10, 0, 5, tzinfo=timezone.utc)
     assert info["repositories"]["octo/api"]["runs"][2] == [103, 1, 1, 0]  # the run without jobs is listed
     assert pq.read_schema(io.BytesIO(body)).field("completed_at").type == pa.timestamp("us", tz="UTC")
@@ -115,6 +131,7 @@ def test_a_retried_run_resumes_after_a_404(
     retried = materialize(local_store, github, repositories_file)
     assert retried.success
     assert github.paths("/repos/") == [
+        "/repos/octo/zz-private",
         "/repos/octo/zz-private/actions/workflows",
         "/repos/octo/zz-private/actions/runs",
     ]

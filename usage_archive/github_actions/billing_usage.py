@@ -187,6 +187,11 @@ def ledger_repository(repository_name: str | None, organization_name: str | None
     return f"{organization_name}/{repository_name}"
 
 
+def plain(amount: Decimal) -> str:
+    """An amount without the stored trailing zeros (0.040000000000000000 → 0.04), every digit kept."""
+    return f"{amount.normalize():f}" if amount else "0"
+
+
 def amount_problems(table: pa.Table) -> list[str]:
     """Items whose gross − discount ≠ net (each amount known), named by account, day, SKU and repository."""
     problems = []
@@ -197,6 +202,6 @@ def amount_problems(table: pa.Table) -> list[str]:
         if None not in (gross, discount, net) and gross - discount != net:
             problems.append(
                 f"{row['account']} {row['date']} {row['sku']} {row['repository_name'] or '-'}: "
-                f"gross {gross} − discount {discount} ≠ net {net}"
+                f"gross {plain(gross)} − discount {plain(discount)} ≠ net {plain(net)}"
             )
     return problems

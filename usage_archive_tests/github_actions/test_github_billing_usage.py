@@ -186,8 +186,7 @@ def test_gross_minus_discount_must_be_net() -> None:
     ]
     table = billing_usage_table([UsageReport("organization", "octo", date(2026, 1, 5), items)])
     assert amount_problems(table) == [
-        "octo 2026-01-05 actions_linux octo/web: gross 0.042000000000000000 − "
-        "discount 0.002000000000000000 ≠ net 0.041000000000000000"
+        "octo 2026-01-05 actions_linux octo/web: gross 0.042 − discount 0.002 ≠ net 0.041"
     ]
 
 

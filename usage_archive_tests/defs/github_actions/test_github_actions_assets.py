@@ -244,3 +244,23 @@ def test_rate_limit_waits_use_the_resource_clock(
     assert result.success
     assert github.clock.sleeps[0] == 3
     assert len(github.clock.sleeps) >= 2  # waits went through the fake clock
+
+
+def test_your_rates_file_prices_the_jobs_and_a_bad_one_names_its_line(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource, tmp_path: Path
+) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("runner,effective_from,effective_to,usd_per_minute\nstandard_linux,2026-01-01,,0.005\n")
+    result = materialize(local_store, github, repositories_file, rates_file=str(rates))
+    assert result.success
+    table, _info = read_archive(local_store.get_store().get_bytes(RUNS_KEY))
+    costs = {r["job_id"]: r["estimated_cost_usd"] for r in table.to_pylist()}
+    assert (costs[1001], costs[1003]) == (
+        Decimal("0.010"),
+        Decimal("0.040"),
+    )  # yours for Linux, shipped for Windows
+
+    rates.write_text("runner,effective_from,effective_to,usd_per_minute\nstandard_linux,2026-01-01,,cheap\n")
+    failed = materialize(local_store, github, repositories_file, rates_file=str(rates))
+    message = failed.failure_data_for_node("github_actions__workflow_runs").error.message
+    assert f"RatesFileError: {rates}, line 2: usd_per_minute 'cheap' is not a decimal number" in message

@@ -2,7 +2,9 @@
 
 - **CircleCI** (the week's merged usage CSV): jobs, minutes (JOB_RUN_SECONDS / 60), credits (TOTAL_CREDITS)
   and cost = credits × the price per credit (default 0.0006 USD: 25,000 credits for 15 USD on the Performance
-  plan; contracts differ), recorded in every row. `cost_source` is `credits`.
+  plan; contracts differ), recorded in every row. `cost_source` is `estimate`: CircleCI bills credits, and
+  what a credit costs depends on the plan and contract, so credits × the configured price is our estimate of the
+  dollars, not a figure CircleCI states.
 - **GitHub Actions** (`github_actions/workflow_runs`): jobs, minutes (each job rounded up, as GitHub counts
   them), billable minutes and the estimate from the rates table. Where GitHub's billing ledger covers the
   repository's organisation, the cost is the ledger's **net** amount for product `actions` (runner minutes and
@@ -38,7 +40,6 @@ PROVIDERS = (CIRCLECI, GITHUB_ACTIONS)
 DEFAULT_USD_PER_CREDIT = Decimal("0.0006")
 LEDGER = "ledger"
 ESTIMATE = "estimate"
-CREDITS = "credits"
 NO_REPOSITORY = "(no repository)"
 UNKNOWN_PROJECT = "(unknown project)"
 
@@ -61,7 +62,7 @@ COST_SCHEMA = pa.schema(
         pa.field("estimated_cost_usd", MONEY),  # GitHub only: from the rates table
         pa.field("unpriced_jobs", pa.int64()),  # GitHub only: finished jobs the estimate has no price for
         pa.field("cost_usd", MONEY),
-        pa.field("cost_source", pa.string(), nullable=False),  # credits / ledger / estimate
+        pa.field("cost_source", pa.string(), nullable=False),  # ledger / estimate
         pa.field("price_used", pa.string()),
     ]
 )
@@ -147,7 +148,7 @@ def circleci_rows(
                 "estimated_cost_usd": None,
                 "unpriced_jobs": None,
                 "cost_usd": cost,
-                "cost_source": CREDITS,
+                "cost_source": ESTIMATE,
                 "price_used": f"{usd_per_credit} USD per credit",
             }
         )

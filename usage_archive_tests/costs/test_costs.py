@@ -148,7 +148,7 @@ def test_circleci_credits_become_dollars_exact_to_the_cent() -> None:
     assert (row["usd_per_credit"], row["price_used"], row["cost_source"]) == (
         Decimal("0.0006"),
         "0.0006 USD per credit",
-        "credits",
+        "estimate",  # credits × a contract price: an estimate, not a figure CircleCI states
     )
     assert (row["team"], row["project"], row["jobs"], row["minutes"]) == (
         "platform",

@@ -32,7 +32,9 @@ BILLING_PREFIX = "billing-archive"
 CIRCLECI_PREFIX = "circleci-usage-data"
 GITHUB_ACTIONS_PREFIX = "github-actions-usage"
 CI_COSTS_PREFIX = "ci-costs"
-SOURCE_PREFIXES = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX)
+# Every folder the archiver writes and readers read (IAM policies): the three sources and the cost tables
+# derived from them. The cost tables have no lifecycle rule: small, read by queries for years.
+SOURCE_PREFIXES = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX, CI_COSTS_PREFIX)
 
 CIRCLECI_EXPORT_JOBS_PREFIX = f"{CIRCLECI_PREFIX}/.export-jobs"
 CIRCLECI_INCOMING_PREFIX = f"{CIRCLECI_PREFIX}/incoming"

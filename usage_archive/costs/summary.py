@@ -60,7 +60,8 @@ def team_changes(this_week: pa.Table, last_week: pa.Table | None) -> list[TeamCh
     return sorted(changes, key=lambda c: (-c.this_week, c.team.lower()))
 
 
-def _signed(amount: Decimal | None) -> str:
+def signed_usd(amount: Decimal | None) -> str:
+    """+1.50 / -0.30 / 0.00 / — (unknown), to the cent."""
     if amount is None:
         return "—"
     rounded = cents(amount)
@@ -77,7 +78,7 @@ def team_markdown(changes: list[TeamChange]) -> str:
                 c.team,
                 usd(c.this_week),
                 usd(c.last_week),
-                _signed(c.change),
+                signed_usd(c.change),
                 "—" if percent is None else f"{'+' if percent > 0 else ''}{percent:.1f} %",
             ]
         )
@@ -85,7 +86,7 @@ def team_markdown(changes: list[TeamChange]) -> str:
     known_before = [c.last_week for c in changes if c.last_week is not None]
     total_before = sum(known_before, Decimal(0)) if len(known_before) == len(changes) and changes else None
     total_change = None if total_before is None else total_now - total_before
-    rows.append([f"**{TOTAL}**", f"**{usd(total_now)}**", usd(total_before), _signed(total_change), ""])
+    rows.append([f"**{TOTAL}**", f"**{usd(total_now)}**", usd(total_before), signed_usd(total_change), ""])
     return markdown_table(["team", "this week (USD)", "last week (USD)", "change (USD)", "change"], rows)
 
 

@@ -19,6 +19,7 @@ from usage_archive.costs.summary import plotted_costs, team_changes, team_markdo
 from usage_archive.costs.week import CostFileError, build_cost_week, cost_file_bytes, previous_week_table
 from usage_archive.costs.weekly import COST_SCHEMA, CostInputError
 from usage_archive.dagster_helpers import as_failure
+from usage_archive.defs.ci_costs import COSTS_GROUP
 from usage_archive.defs.circleci.assets import USAGE_CSV
 from usage_archive.defs.circleci.partitions import CIRCLECI_LAYOUT
 from usage_archive.defs.github_actions.assets import BILLING_USAGE_KEY, WORKFLOW_RUNS_KEY
@@ -32,7 +33,6 @@ from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.github import GitHubResource
 from usage_archive.settings import Settings
 
-GROUP = "ci_costs"
 WEEKLY_BY_TEAM = dg.AssetKey(["ci_costs", "weekly_by_team"])
 EXPECTED_ERRORS = (
     ArchiveStoreError,
@@ -76,7 +76,7 @@ def build_ci_costs_asset(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=WEEKLY_BY_TEAM,
-        group_name=GROUP,
+        group_name=COSTS_GROUP,
         partitions_def=weekly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[USAGE_CSV, WORKFLOW_RUNS_KEY, BILLING_USAGE_KEY],

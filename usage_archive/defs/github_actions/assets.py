@@ -13,6 +13,7 @@ import dagster as dg
 from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX, github_billing_usage_key
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import as_failure
+from usage_archive.defs.ci_costs import COSTS_GROUP
 from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import WORKFLOW_RUNS_SCHEMA, ArchiveFileError, read_archive
 from usage_archive.github_actions.billing_usage import BILLING_USAGE_SCHEMA, BillingUsageError
@@ -151,7 +152,9 @@ def workflow_runs(
 
 @dg.asset(
     key=BILLING_USAGE_KEY,
-    group_name=GROUP,
+    # With the cost table it feeds: `group:github_actions` keeps selecting the runs alone, which need no billing
+    # access.
+    group_name=COSTS_GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"github", "parquet"},

@@ -17,6 +17,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -64,7 +65,7 @@ class LedgerAccount:
 class LedgerClient(Protocol):
     """What collecting needs from the GitHub client (usage_archive.github_actions.client.GitHubClient)."""
 
-    def billing_usage(self, account: str, day: Any, *, enterprise: bool = False) -> UsageReport: ...
+    def billing_usage(self, account: str, day: date, *, enterprise: bool = False) -> UsageReport: ...
 
 
 def ledger_accounts(config: RepositoriesConfig, enterprise: str | None = None) -> list[LedgerAccount]:

@@ -22,7 +22,7 @@ from usage_archive.github_actions.collect import WeekCollection, collect_week, s
 from usage_archive.github_actions.config import RepositoriesConfigError, load_repositories
 from usage_archive.github_actions.ledger import (
     BillingAccessError,
-    LedgerWeek,
+    LedgerAccount,
     collect_ledger,
     ledger_accounts,
     ledger_file_bytes,
@@ -170,43 +170,46 @@ def billing_usage(
     archive_store: ArchiveStoreResource,
     github: GitHubResource,
 ) -> dg.MaterializeResult:
-    weeks: list[tuple[str, LedgerWeek]] = []
+    accounts: list[LedgerAccount] = []
     try:
         config = load_repositories(github.repositories_file)
         accounts = ledger_accounts(config, github.enterprise)
         store = archive_store.get_store()
         client = github.get_client(log=context.log.info)
         try:
-            for key in context.partition_keys:
+            for key in context.partition_keys:  # one week, or a range read in one run
                 context.log.info(
                     f"reading the billing usage of {', '.join(a.account for a in accounts)} for the week of {key}"
                 )
                 ledger = collect_ledger(client, accounts, key, log=context.log.info)
                 stored = store.put_bytes(github_billing_usage_key(ledger.week), ledger_file_bytes(ledger))
-                weeks.append((key, ledger))
                 context.log.info(f"stored {store.uri(stored.key)} ({ledger.table.num_rows} usage items)")
+                summary = ledger_summary(ledger)
+                # Each week's own figures on its own materialization, so a range run plots every week.
+                context.add_asset_metadata(
+                    {
+                        "dagster/row_count": ledger.table.num_rows,
+                        "items": ledger.table.num_rows,
+                        # Plotted week over week; the exact figures are in `amounts_by_product`.
+                        "actions_net_usd": float(summary.actions_net),
+                        "net_usd": float(summary.net),
+                        "amounts_by_product": dg.MetadataValue.md(summary.markdown()),
+                        "object": dg.MetadataValue.path(store.uri(stored.key)),
+                        "sha256": stored.sha256 or "",
+                        "bytes": stored.bytes,
+                    },
+                    partition_key=key,
+                )
         finally:
             client.close()
     except (*EXPECTED_ERRORS, BillingAccessError, BillingUsageError) as exc:
         raise as_failure(exc, retryable=(GitHubRateLimitError,)) from None
-
-    summary = ledger_summary(weeks[-1][1])
-    metadata: dict[str, Any] = {
-        "dagster/row_count": sum(w.table.num_rows for _, w in weeks),
-        "items": weeks[-1][1].table.num_rows,
-        "accounts": dg.MetadataValue.json([a.to_json() for a in weeks[-1][1].accounts]),
-        # Plotted week over week; the exact figures are in `amounts_by_product`.
-        "actions_net_usd": float(summary.actions_net),
-        "net_usd": float(summary.net),
-        "amounts_by_product": dg.MetadataValue.md(summary.markdown()),
-        "object": dg.MetadataValue.path(store.uri(stored.key)),
-        "sha256": stored.sha256 or "",
-        "bytes": stored.bytes,
-        "github_requests": client.requests_made,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in BILLING_USAGE_SCHEMA]
-        ),
-    }
-    if len(weeks) > 1:
-        metadata["items_by_week"] = dg.MetadataValue.json({k: w.table.num_rows for k, w in weeks})
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(
+        metadata={
+            "accounts": dg.MetadataValue.json([a.to_json() for a in accounts]),
+            "github_requests": client.requests_made,
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(f.name, str(f.type)) for f in BILLING_USAGE_SCHEMA]
+            ),
+        }
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from usage_archive.archive.layout import github_billing_usage_key, github_workflow_runs_key
-from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
 from usage_archive.costs.reconcile import compare, describe
 from usage_archive.dagster_helpers import latest_materialization_metadata, partitioned_check_result
 from usage_archive.defs.github_actions.assets import BILLING_USAGE_KEY, WORKFLOW_RUNS_KEY
@@ -117,7 +117,7 @@ AMOUNTS_ADD_UP = "ledger_amounts_add_up"
 
 
 def _reconcile_week(
-    store: Any, week: Week, tolerance_percent: Decimal, tolerance_usd: Decimal
+    store: ArchiveStore, week: Week, tolerance_percent: Decimal, tolerance_usd: Decimal
 ) -> tuple[list[str], list[str], dict[str, Any]]:
     """(disagreements, amount problems, figures) of one week."""
     key = github_billing_usage_key(week)

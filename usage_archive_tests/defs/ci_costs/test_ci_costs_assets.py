@@ -322,3 +322,32 @@ def test_the_table_follows_any_source_even_when_others_are_missing(
     instance.report_runless_asset_event(dg.AssetMaterialization(WORKFLOW_RUNS_KEY, partition=WEEK))
     instance.report_runless_asset_event(dg.AssetMaterialization(BILLING_USAGE_KEY, partition=WEEK))
     assert ticks.requested() == [WEEK]
+
+
+def test_a_range_built_in_one_run_keeps_each_weeks_own_figures(
+    local_store: ArchiveStoreResource, teams_file: Path
+) -> None:
+    put_circleci(local_store, LAST_WEEK, circleci_week("0.5"))
+    put_circleci(local_store, THIS_WEEK, circleci_week())
+    defs = dg.Definitions(
+        assets=[weekly_by_team],
+        resources={"archive_store": local_store, "github": GitHubResource(repositories_file=str(teams_file))},
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": LAST_WEEK.key,
+            "dagster/asset_partition_range_end": THIS_WEEK.key,
+        },
+    )
+    assert result.success
+    totals = {
+        e.partition: e.metadata["cost_usd/total"].value
+        for e in result.asset_materializations_for_node("ci_costs__weekly_by_team")
+    }
+    assert totals == {LAST_WEEK.key: 9.3, THIS_WEEK.key: 18.61}
+    this_week = next(
+        e for e in result.asset_materializations_for_node("ci_costs__weekly_by_team") if e.partition == WEEK
+    )
+    assert "| platform | 18.00 | 9.00 | +9.00 | +100.0 % |" in this_week.metadata["cost_by_team"].value

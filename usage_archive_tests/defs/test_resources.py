@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import dagster as dg
 
 from usage_archive.archive.store import LocalArchiveStore, S3ArchiveStore
@@ -63,9 +66,6 @@ def test_the_github_resource_gets_the_enterprise_and_your_rates_file(tmp_path) -
         Settings.from_env({"GITHUB_ENTERPRISE": "acme", "USAGE_ARCHIVE_RATES": str(rates)})
     )["github"]
     assert (github.enterprise, github.rates_file) == ("acme", str(rates))
-    from datetime import date
-    from decimal import Decimal
-
     table = github.get_rates()
     assert table.rate("standard_linux", date(2026, 1, 5)) == Decimal("0.005")  # yours
     assert table.rate("standard_macos", date(2026, 1, 5)) == Decimal("0.062")  # shipped

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from usage_archive.periods import Month, PeriodError, Week
@@ -29,6 +30,12 @@ DEFAULT_CIRCLECI_API_URL = "https://circleci.com/api/v2"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_REPOSITORIES_FILE = "repositories.yml"
 DEFAULT_UI_URL = "http://localhost:3000"
+# CircleCI's Performance plan sells 25,000 credits for 15 USD; contracts differ (docs/ci_costs.md).
+DEFAULT_CIRCLECI_USD_PER_CREDIT = Decimal("0.0006")
+# The reconciliation of GitHub's billing ledger with the estimate flags a repository when the two differ by
+# more than the larger of these (docs/ci_costs.md).
+DEFAULT_LEDGER_TOLERANCE_PERCENT = Decimal("2")
+DEFAULT_LEDGER_TOLERANCE_USD = Decimal("1")
 # Ten years: the manifest's retention_years and the billing expiry. COMPLIANCE retention can never be shortened
 # or removed, not even by the root account, so a smaller value must be chosen on purpose.
 DEFAULT_OBJECT_LOCK_DAYS = 3650
@@ -131,6 +138,34 @@ def _lock_mode(text: str) -> str:
     return value
 
 
+def _decimal(places: int) -> Callable[[str], Decimal]:
+    """A parser of exact decimals of 0 or more with at most `places` decimal places (never through float)."""
+
+    def parse(text: str) -> Decimal:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError("is not a decimal number (e.g. 0.0006)") from None
+        if not value.is_finite() or value < 0:
+            raise ValueError("must be a finite decimal of 0 or more")
+        if value != value.quantize(Decimal(1).scaleb(-places)) or value >= Decimal(10) ** 12:
+            raise ValueError(f"must have at most {places} decimal places and 12 digits before the point")
+        return value
+
+    return parse
+
+
+_ENTERPRISE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,98}[A-Za-z0-9])?\Z")
+
+
+def _enterprise(text: str) -> str:
+    if not _ENTERPRISE.match(text):
+        raise ValueError(
+            "is not an enterprise slug (letters, digits and '-', as in github.com/enterprises/SLUG)"
+        )
+    return text
+
+
 def _skip(text: str) -> tuple[str, ...]:
     return tuple(p.strip().lower().replace("-", "_") for p in text.split(",") if p.strip())
 
@@ -153,6 +188,11 @@ class Settings:
     github_token: str | None = None  # GITHUB_TOKEN (secret)
     github_api_url: str = DEFAULT_GITHUB_API_URL  # GITHUB_API_URL (GitHub Enterprise: https://HOST/api/v3)
     repositories_file: str = DEFAULT_REPOSITORIES_FILE  # USAGE_ARCHIVE_REPOSITORIES
+    rates_file: str | None = None  # USAGE_ARCHIVE_RATES: your GitHub Actions rates (github_actions/rates.py)
+    github_enterprise: str | None = None  # GITHUB_ENTERPRISE: also read the enterprise's billing usage
+    circleci_usd_per_credit: Decimal = DEFAULT_CIRCLECI_USD_PER_CREDIT  # CIRCLECI_USD_PER_CREDIT
+    ledger_tolerance_percent: Decimal = DEFAULT_LEDGER_TOLERANCE_PERCENT  # GITHUB_LEDGER_TOLERANCE_PERCENT
+    ledger_tolerance_usd: Decimal = DEFAULT_LEDGER_TOLERANCE_USD  # GITHUB_LEDGER_TOLERANCE_USD
     alert_webhook_url: str | None = None  # ALERT_WEBHOOK_URL (secret: its path is the token)
     ui_url: str = DEFAULT_UI_URL  # DAGSTER_UI_URL: base of the run links in alerts
     object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE  # ARCHIVE_OBJECT_LOCK_MODE
@@ -199,6 +239,17 @@ class Settings:
             github_token=raw.get("GITHUB_TOKEN"),
             github_api_url=read("GITHUB_API_URL", _url, DEFAULT_GITHUB_API_URL),
             repositories_file=raw.get("USAGE_ARCHIVE_REPOSITORIES", DEFAULT_REPOSITORIES_FILE),
+            rates_file=raw.get("USAGE_ARCHIVE_RATES"),
+            github_enterprise=read("GITHUB_ENTERPRISE", _enterprise, None),
+            circleci_usd_per_credit=read(
+                "CIRCLECI_USD_PER_CREDIT", _decimal(9), DEFAULT_CIRCLECI_USD_PER_CREDIT
+            ),
+            ledger_tolerance_percent=read(
+                "GITHUB_LEDGER_TOLERANCE_PERCENT", _decimal(4), DEFAULT_LEDGER_TOLERANCE_PERCENT
+            ),
+            ledger_tolerance_usd=read(
+                "GITHUB_LEDGER_TOLERANCE_USD", _decimal(2), DEFAULT_LEDGER_TOLERANCE_USD
+            ),
             alert_webhook_url=read("ALERT_WEBHOOK_URL", _url, None),
             ui_url=read("DAGSTER_UI_URL", _url, DEFAULT_UI_URL),
             object_lock_mode=read("ARCHIVE_OBJECT_LOCK_MODE", _lock_mode, DEFAULT_OBJECT_LOCK_MODE),

@@ -22,6 +22,7 @@ def test_every_source_and_the_ops_are_loaded_and_run_in_process() -> None:
         "billing",
         "circleci",
         "github_actions",
+        "ci_costs",
     }
     jobs = {j.name for j in repository.get_all_jobs()}
     assert {
@@ -29,11 +30,13 @@ def test_every_source_and_the_ops_are_loaded_and_run_in_process() -> None:
         "circleci_weekly_usage",
         "circleci_import_export",
         "github_actions_weekly_job",
+        "github_actions_billing_usage_job",
         "archive_verify_job",
     } <= jobs
     assert {s.name for s in repository.sensor_defs} >= {
         "circleci_incoming_exports",
         "circleci_automation",
+        "ci_costs_automation",
         "alert_on_run_failure",
         "restore_completed",
     }

@@ -97,3 +97,36 @@ def test_bucket_policy_values_have_defaults_and_take_the_variables() -> None:
 def test_secret_settings_lists_only_the_secrets_that_are_set() -> None:
     env = {"GITHUB_TOKEN": "ghp_x", "GITHUB_API_URL": "https://api.github.com", "CIRCLECI_TOKEN": ""}
     assert secret_settings(env) == {"GITHUB_TOKEN": "ghp_x"}
+
+
+def test_the_cost_settings_are_exact_decimals_with_defaults() -> None:
+    from decimal import Decimal
+
+    defaults = Settings.from_env({})
+    assert defaults.circleci_usd_per_credit == Decimal("0.0006")
+    assert (defaults.ledger_tolerance_percent, defaults.ledger_tolerance_usd) == (Decimal(2), Decimal(1))
+    assert defaults.github_enterprise is None and defaults.rates_file is None
+    given = Settings.from_env(
+        {
+            "CIRCLECI_USD_PER_CREDIT": "0.00055",
+            "GITHUB_LEDGER_TOLERANCE_PERCENT": "0.5",
+            "GITHUB_LEDGER_TOLERANCE_USD": "0.25",
+            "GITHUB_ENTERPRISE": "acme-corp",
+            "USAGE_ARCHIVE_RATES": "config/rates.csv",
+        }
+    )
+    assert str(given.circleci_usd_per_credit) == "0.00055"  # never through a float
+    assert (given.ledger_tolerance_percent, given.ledger_tolerance_usd) == (Decimal("0.5"), Decimal("0.25"))
+    assert (given.github_enterprise, given.rates_file) == ("acme-corp", "config/rates.csv")
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(
+            {
+                "CIRCLECI_USD_PER_CREDIT": "six tenths of a cent",
+                "GITHUB_LEDGER_TOLERANCE_USD": "-1",
+                "GITHUB_ENTERPRISE": "acme corp",
+            }
+        )
+    message = str(excinfo.value)
+    assert "CIRCLECI_USD_PER_CREDIT='six tenths of a cent' is not a decimal number" in message
+    assert "GITHUB_LEDGER_TOLERANCE_USD='-1' must be a finite decimal of 0 or more" in message
+    assert "GITHUB_ENTERPRISE='acme corp' is not an enterprise slug" in message

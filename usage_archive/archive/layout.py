@@ -7,6 +7,8 @@ Keys are relative to the archive root (ARCHIVE_URL's bucket and prefix, or its d
     circleci-usage-data/[<org>/]usage-data-<week>.csv             a week of CircleCI usage (an org folder only
     circleci-usage-data/[<org>/]usage-data-<week>-hierarchical.json   when several organisations are archived)
     github-actions-usage/workflow-runs-<week>.parquet             a week of GitHub Actions runs and jobs
+    github-actions-usage/billing-usage-<week>.parquet             a week of GitHub's billing usage ledger
+    ci-costs/ci-costs-<week>.parquet                              a week's CI cost by provider, team and project
 
 where <week> is `<Monday>-to-<next Monday>`. Working folders, deleted from once they have served:
 
@@ -29,7 +31,10 @@ from usage_archive.periods import Month, Week
 BILLING_PREFIX = "billing-archive"
 CIRCLECI_PREFIX = "circleci-usage-data"
 GITHUB_ACTIONS_PREFIX = "github-actions-usage"
-SOURCE_PREFIXES = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX)
+CI_COSTS_PREFIX = "ci-costs"
+# Every folder the archiver writes and readers read (IAM policies): the three sources and the cost tables
+# derived from them. The cost tables have no lifecycle rule: small, read by queries for years.
+SOURCE_PREFIXES = (BILLING_PREFIX, CIRCLECI_PREFIX, GITHUB_ACTIONS_PREFIX, CI_COSTS_PREFIX)
 
 CIRCLECI_EXPORT_JOBS_PREFIX = f"{CIRCLECI_PREFIX}/.export-jobs"
 CIRCLECI_INCOMING_PREFIX = f"{CIRCLECI_PREFIX}/incoming"
@@ -123,6 +128,11 @@ def github_workflow_runs_key(week: Week) -> str:
     return f"{GITHUB_ACTIONS_PREFIX}/workflow-runs-{week.label}.parquet"
 
 
+def github_billing_usage_key(week: Week) -> str:
+    """`github-actions-usage/billing-usage-<Monday>-to-<next Monday>.parquet`: the week's billing ledger."""
+    return f"{GITHUB_ACTIONS_PREFIX}/billing-usage-{week.label}.parquet"
+
+
 def github_progress_folder(week: Week) -> str:
     """Where a week's per-repository progress lives until the week's file is stored (ends with '/')."""
     return f"{GITHUB_PROGRESS_PREFIX}/{week.key}/"
@@ -132,3 +142,9 @@ def github_progress_key(week: Week, repository: str, *, partial: bool = False) -
     """A finished repository's progress (`done/`), or a repository part-way through its runs (`partial/`)."""
     owner, name = repository.split("/", 1)
     return f"{github_progress_folder(week)}{'partial' if partial else 'done'}/{owner}/{name}.parquet"
+
+
+# -- CI costs -----------------------------------------------------------------------------------------------------
+def ci_costs_key(week: Week) -> str:
+    """`ci-costs/ci-costs-<Monday>-to-<next Monday>.parquet`: the week's cost table across providers."""
+    return f"{CI_COSTS_PREFIX}/ci-costs-{week.label}.parquet"

@@ -40,6 +40,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             token=_secret(settings, "GITHUB_TOKEN"),
             api_url=settings.github_api_url,
             repositories_file=settings.repositories_file,
+            rates_file=settings.rates_file,
+            enterprise=settings.github_enterprise,
         ),
         "alert_webhook": AlertWebhookResource(
             webhook_url=_secret(settings, "ALERT_WEBHOOK_URL"),

@@ -18,8 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 INFO_KEY = b"usage_archive.github_actions"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the cost columns (ADDED_IN_V2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+USD_PER_MINUTE = pa.decimal128(12, 6)  # rates have at most 6 decimals (rates.RATE_PLACES)
+USD = pa.decimal128(18, 6)  # whole minutes × a 6-decimal rate: exact
 
 WORKFLOW_RUNS_SCHEMA = pa.schema(
     [
@@ -52,7 +54,20 @@ WORKFLOW_RUNS_SCHEMA = pa.schema(
         pa.field("self_hosted", pa.bool_(), nullable=False),
         pa.field("billable_minutes", pa.int64()),
         pa.field("minute_multiplier", pa.int32()),
+        pa.field("repository_visibility", pa.string()),
+        pa.field("runner_class", pa.string()),
+        pa.field("runner_sku", pa.string()),
+        pa.field("rate_usd_per_minute", USD_PER_MINUTE),
+        pa.field("estimated_cost_usd", USD),
     ]
+)
+# Columns files of schema version 1 lack; reading such a file gives them as nulls (nothing was known then).
+ADDED_IN_V2 = (
+    "repository_visibility",
+    "runner_class",
+    "runner_sku",
+    "rate_usd_per_minute",
+    "estimated_cost_usd",
 )
 SORT_KEYS = [
     ("repository", "ascending"),
@@ -91,10 +106,12 @@ class RepositoryData:
     table: pa.Table
     runs: list[RunRecord] = field(default_factory=list)
     workflows: list[WorkflowRecord] = field(default_factory=list)
+    visibility: str | None = None  # public / private / internal, from the repository JSON of this week
 
     def info(self) -> dict[str, Any]:
         return {
             "team": self.team,
+            "visibility": self.visibility,
             "runs": [[r.run_id, r.run_attempt, r.workflow_id, r.jobs] for r in self.runs],
             "workflows": [[w.workflow_id, w.name, w.path, w.state] for w in self.workflows],
         }
@@ -137,10 +154,15 @@ def read_archive(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
     raw = (table.schema.metadata or {}).get(INFO_KEY)
     if raw is None:
         raise ArchiveFileError("the Parquet file has no usage_archive.github_actions run list in its footer")
+    info = json.loads(raw)
+    for name in ADDED_IN_V2:
+        if name not in table.column_names and info.get("schema_version", 1) < 2:
+            column = WORKFLOW_RUNS_SCHEMA.field(name)
+            table = table.append_column(column, pa.nulls(table.num_rows, column.type))
     missing = [f.name for f in WORKFLOW_RUNS_SCHEMA if f.name not in table.column_names]
     if missing:
         raise ArchiveFileError(f"the Parquet file lacks the columns {', '.join(missing)}")
-    return table, json.loads(raw)
+    return table, info
 
 
 def repository_data_from_file(data: bytes) -> RepositoryData:
@@ -150,7 +172,10 @@ def repository_data_from_file(data: bytes) -> RepositoryData:
     return RepositoryData(
         repository=name,
         team=entry["team"],
-        table=table.replace_schema_metadata(None).cast(WORKFLOW_RUNS_SCHEMA),
+        table=table.replace_schema_metadata(None)
+        .select(WORKFLOW_RUNS_SCHEMA.names)
+        .cast(WORKFLOW_RUNS_SCHEMA),
         runs=[RunRecord(*r) for r in entry["runs"]],
         workflows=[WorkflowRecord(*w) for w in entry["workflows"]],
+        visibility=entry.get("visibility"),
     )

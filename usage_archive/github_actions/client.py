@@ -13,17 +13,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import requests
 
+from usage_archive.github_actions.billing_usage import (
+    ENTERPRISE,
+    ORGANIZATION,
+    UsageReport,
+    parse_usage_response,
+)
 from usage_archive.github_actions.windows import RESULT_CAP, Window
 from usage_archive.retry import RetryPolicy, Transient, WaitTooLong, call_with_retries, raise_if_transient
 from usage_archive.settings import DEFAULT_GITHUB_API_URL
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
+# What the billing usage endpoints need ("Get billing usage report for an organization" / "… an enterprise").
+BILLING_ACCESS = {
+    ORGANIZATION: "reading {account}'s billing usage needs a token of an organisation owner or billing manager of "
+    '{account}; a fine-grained token also needs the organisation permission "Administration: read", '
+    "and the organisation must be on GitHub's enhanced billing platform",
+    ENTERPRISE: "reading enterprise {account}'s billing usage needs a token of an enterprise owner or billing "
+    "manager of {account} (GITHUB_ENTERPRISE is the enterprise's slug)",
+}
 
 
 class GitHubError(RuntimeError):
@@ -138,10 +152,16 @@ class GitHubClient:
 
     # -- requests ------------------------------------------------------------------------------------------------
     def _check(
-        self, response: requests.Response, call: str, what: str, secondary_limits: list[int]
+        self,
+        response: requests.Response,
+        call: str,
+        what: str,
+        secondary_limits: list[int],
+        access_hint: str | None = None,
     ) -> requests.Response:
         """The response when it is a 200; otherwise raise what it means (Transient when worth another attempt).
-        `secondary_limits` counts this call's secondary limits without headers: each waits twice as long."""
+        `secondary_limits` counts this call's secondary limits without headers: each waits twice as long;
+        `access_hint` says what a 403/404 means for this call (default: the Actions permissions)."""
         status = response.status_code
         if status == 200:
             return response
@@ -150,9 +170,9 @@ class GitHubClient:
                 f"GITHUB_TOKEN is invalid or expired (401 {_message(response)!r} from {call})"
             )
         if status == 404:
+            hint = access_hint or "check the token's repository access"
             raise GitHubNotFound(
-                f"{what}: 404 Not Found from {call} (it does not exist, or the token "
-                "cannot see it: check the token's repository access)"
+                f"{what}: 404 Not Found from {call} (it does not exist, or the token cannot see it: {hint})"
             )
         retry_after = response.headers.get("retry-after")
         if status == 403 and retry_after and retry_after.isdigit():
@@ -178,13 +198,21 @@ class GitHubClient:
                 )
             raise GitHubPermissionError(
                 f"{what}: 403 {message!r} from {call} (the token lacks a permission: "
-                "Actions: read and Metadata: read are needed)"
+                f"{access_hint or 'Actions: read and Metadata: read are needed'})"
             )
         raise_if_transient(response, f"{call} ({_message(response)!r})")
         raise GitHubError(f"{what}: {status} {_message(response)!r} from {call}")
 
-    def get(self, path_or_url: str, params: dict[str, Any] | None = None, *, what: str) -> requests.Response:
-        """GET with rate-limit handling and retries; `what` names the call in errors (e.g. 'repository octo/api')."""
+    def get(
+        self,
+        path_or_url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        what: str,
+        access_hint: str | None = None,
+    ) -> requests.Response:
+        """GET with rate-limit handling and retries; `what` names the call in errors (e.g. 'repository octo/api'),
+        `access_hint` what a 403/404 means for this call (default: the Actions permissions)."""
         url = (
             path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self.api_url}{path_or_url}"
         )
@@ -199,7 +227,7 @@ class GitHubClient:
                 raise Transient(f"{call} failed: {type(exc).__name__}") from None
             self.requests_made += 1
             self._note_budget(response)
-            return self._check(response, call, what, secondary_limits)
+            return self._check(response, call, what, secondary_limits, access_hint)
 
         try:
             return call_with_retries(
@@ -235,6 +263,31 @@ class GitHubClient:
         ):
             names += [repo["full_name"] for repo in page.json()]
         return names
+
+    def get_repository(self, repository: str) -> dict[str, Any]:
+        """The repository JSON (`visibility`: public, private or internal)."""
+        return self.get(f"/repos/{repository}", what=f"repository {repository}").json()
+
+    def billing_usage(self, account: str, day: date, *, enterprise: bool = False) -> UsageReport:
+        """Every item of one UTC day of an organisation's (or enterprise's) billing usage ledger, amounts as
+        Decimal.
+
+        A 403 or 404 names the access this endpoint needs (see BILLING_ACCESS)."""
+        kind = ENTERPRISE if enterprise else ORGANIZATION
+        path = f"/{kind}s/{account}/settings/billing/usage"
+        what = f"{kind} {account} billing usage for {day:%Y-%m-%d}"
+        response = self.get(
+            path,
+            {"year": day.year, "month": day.month, "day": day.day},
+            what=what,
+            access_hint=BILLING_ACCESS[kind].format(account=account),
+        )
+        return UsageReport(
+            kind,
+            account,
+            day,
+            parse_usage_response(response.content, source=f"GET {self.api_url}{path} ({what})"),
+        )
 
     def list_workflows(self, repository: str) -> list[dict[str, Any]]:
         workflows: dict[int, dict[str, Any]] = {}

@@ -7,7 +7,8 @@ of asking GitHub again, so a run stopped by a rate limit or a crash resumes wher
 objects are deleted only after the week's file is stored.
 
 Runs are those *created* in the week; every attempt of their jobs is kept (filter=all), also re-runs made after
-the week ended. For a past week the listing is stable: no new run can be created in it.
+the week ended. For a past week the listing is stable: no new run can be created in it. The repository's
+visibility (which decides what its jobs cost) is asked once per repository and week.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from usage_archive.github_actions.archive_file import (
     week_table,
 )
 from usage_archive.github_actions.config import RepositoriesConfig
-from usage_archive.github_actions.rows import job_row
+from usage_archive.github_actions.rates import RateTable, shipped_rates
+from usage_archive.github_actions.rows import VISIBILITIES, job_row
+from usage_archive.github_actions.runners import NO_RUNNER_MAP, RunnerMap
 from usage_archive.github_actions.windows import Window
 from usage_archive.periods import Week
 
@@ -40,6 +43,7 @@ class ActionsClient(Protocol):
     """What collect needs from the GitHub client (usage_archive.github_actions.client.GitHubClient)."""
 
     def list_org_repositories(self, organization: str) -> list[str]: ...
+    def get_repository(self, repository: str) -> dict[str, Any]: ...
     def list_workflows(self, repository: str) -> list[dict[str, Any]]: ...
     def list_runs(self, repository: str, window: Window) -> list[dict[str, Any]]: ...
     def list_jobs(self, repository: str, run_id: int) -> tuple[list[dict[str, Any]], int]: ...
@@ -65,6 +69,15 @@ def resolve_repositories(client: ActionsClient, config: RepositoriesConfig) -> l
     return sorted(resolved.values(), key=lambda item: item[0].lower())
 
 
+def repository_visibility(repository_json: dict[str, Any]) -> str | None:
+    """public / private / internal from the repository JSON; without `visibility` (older servers), from `private`."""
+    visibility = repository_json.get("visibility")
+    if isinstance(visibility, str) and visibility.lower() in VISIBILITIES:
+        return visibility.lower()
+    private = repository_json.get("private")
+    return None if private is None else ("private" if private else "public")
+
+
 def collect_repository(
     client: ActionsClient,
     repository: str,
@@ -74,11 +87,16 @@ def collect_repository(
     partial: RepositoryData | None = None,
     checkpoint: Callable[[RepositoryData], None] | None = None,
     checkpoint_every: int = 200,
+    runners: RunnerMap = NO_RUNNER_MAP,
+    rates: RateTable | None = None,
 ) -> RepositoryData:
-    """The repository's workflows, its runs created in the window and every job attempt of each run.
+    """The repository's visibility and workflows, its runs created in the window and every job attempt of each
+    run, priced with `rates` (the shipped rates by default).
 
     `partial` holds runs an earlier attempt already fetched (their jobs are not asked again); `checkpoint` is
     called with everything so far after every `checkpoint_every` runs."""
+    rates = rates if rates is not None else shipped_rates()
+    visibility = repository_visibility(client.get_repository(repository))
     workflows = sorted(
         (
             WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
@@ -98,12 +116,20 @@ def collect_repository(
         tables.append(rows_table(rows))  # rows become Arrow once; the list starts again
         rows.clear()
         return RepositoryData(
-            repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id), workflows
+            repository,
+            team,
+            pa.concat_tables(tables),
+            sorted(runs, key=lambda r: r.run_id),
+            workflows,
+            visibility,
         )
 
     for count, run in enumerate(pending, start=1):
         jobs, total = client.list_jobs(repository, run["id"])
-        rows += [job_row(repository, team, run, job) for job in jobs]
+        rows += [
+            job_row(repository, team, run, job, visibility=visibility, runners=runners, rates=rates)
+            for job in jobs
+        ]
         runs.append(RunRecord(run["id"], run.get("run_attempt") or 1, run.get("workflow_id"), total))
         if checkpoint is not None and count % checkpoint_every == 0 and count < len(pending):
             checkpoint(so_far())
@@ -117,7 +143,12 @@ def _with_team(data: RepositoryData, team: str | None) -> RepositoryData:
     index = data.table.schema.get_field_index("team")
     column = pa.array([team] * data.table.num_rows, pa.string())
     return RepositoryData(
-        data.repository, team, data.table.set_column(index, "team", column), data.runs, data.workflows
+        data.repository,
+        team,
+        data.table.set_column(index, "team", column),
+        data.runs,
+        data.workflows,
+        data.visibility,
     )
 
 
@@ -128,8 +159,10 @@ def collect_week(
     week: str | Week,
     log: Callable[[str], None] = lambda _message: None,
     checkpoint_every: int = 200,
+    rates: RateTable | None = None,
 ) -> WeekCollection:
-    """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub."""
+    """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub;
+    jobs priced with `rates` (the shipped rates by default) and runners identified with the config's map."""
     week = Week.parse(week)
     partition_key = week.key
     window = Window.half_open(*week.bounds)
@@ -159,6 +192,8 @@ def collect_week(
                 partial=partial,
                 checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every,
+                runners=config.runners,
+                rates=rates,
             )
             store.put_bytes(key, parquet_bytes(repository_table(data, partition_key)))
             store.delete(partial_key)

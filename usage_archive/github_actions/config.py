@@ -12,9 +12,14 @@ Three forms, freely mixed::
       - octo-labs
       - organization: octo-data
         team: data
+    runners:                      # optional: runners GitHub's job JSON cannot identify (see runners.py)
+      larger:                     # organisation-named larger-runner labels → billing SKU
+        linux-8-core: linux_8_core
+      self_hosted: [arc-runner-set]        # self-hosted labels without a `self-hosted` label (scale sets)
+      self_hosted_groups: [arc-runners]    # runner groups holding only self-hosted runners
 
-A repository named explicitly keeps its own team even when its organisation is listed too. Every error names
-the file and the line.
+A repository named explicitly keeps its own team even when its organisation is listed too. The teams apply to
+CircleCI projects too (matched by owner/name). Every error names the file and the line.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ from pathlib import Path
 
 import yaml
 
+from usage_archive.github_actions.runners import NO_RUNNER_MAP, RunnerMap
+
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 ORGANIZATION_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
-TOP_LEVEL_KEYS = ("repositories", "teams", "organizations")
+TOP_LEVEL_KEYS = ("repositories", "teams", "organizations", "runners")
+RUNNERS_KEYS = ("larger", "self_hosted", "self_hosted_groups")
+SKU_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
 class RepositoriesConfigError(ValueError):
@@ -52,6 +61,18 @@ class OrganizationEntry:
 class RepositoriesConfig:
     repositories: tuple[RepositoryEntry, ...]
     organizations: tuple[OrganizationEntry, ...]
+    runners: RunnerMap = NO_RUNNER_MAP
+
+    def team_for_repository(self, full_name: str) -> str | None:
+        """The team of any owner/name: its explicit entry's team (even none), else its organisation's team."""
+        for entry in self.repositories:
+            if entry.full_name.lower() == full_name.lower():
+                return entry.team
+        owner = full_name.split("/", 1)[0].lower()
+        for org in self.organizations:
+            if org.organization.lower() == owner:
+                return org.team
+        return None
 
     def team_of(self, full_name: str, organization_team: str | None = None) -> str | None:
         """The explicit team of a repository, else its organisation's team."""
@@ -116,6 +137,64 @@ class _Parser:
             raise self.error(node, f"'{what}' must be a list")
         return list(node.value)
 
+    def runners(self, node: yaml.Node) -> RunnerMap:
+        """`runners:` with `larger` (label → SKU), `self_hosted` (labels) and `self_hosted_groups` (groups)."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"'runners' must be a mapping with {', '.join(RUNNERS_KEYS)}")
+        larger: dict[str, str] = {}
+        labels: dict[str, int] = {}  # every label named anywhere in the section → its line
+        self_hosted: set[str] = set()
+        groups: set[str] = set()
+
+        def new_label(label_node: yaml.Node, what: str) -> str:
+            label = self.scalar(label_node, what).lower()
+            if label in labels:
+                raise self.error(
+                    label_node, f"runner label {label!r} is already listed on line {labels[label]}"
+                )
+            labels[label] = _line(label_node)
+            return label
+
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node, "a key")
+            if key == "larger":
+                if not isinstance(value_node, yaml.MappingNode):
+                    raise self.error(
+                        value_node,
+                        "'runners.larger' must map each larger-runner label to its "
+                        "billing SKU, e.g. linux-8-core: linux_8_core",
+                    )
+                for label_node, sku_node in value_node.value:
+                    label = new_label(label_node, "a runner label")
+                    sku = self.scalar(sku_node, f"the SKU of runner label {label!r}")
+                    if not SKU_PATTERN.match(sku):
+                        raise self.error(
+                            sku_node,
+                            f"SKU {sku!r} of runner label {label!r} must be a billing "
+                            "SKU in lower case, e.g. linux_8_core or macos_l",
+                        )
+                    larger[label] = sku
+            elif key == "self_hosted":
+                self_hosted.update(
+                    new_label(item, "a runner label")
+                    for item in self.sequence(value_node, "runners.self_hosted")
+                )
+            elif key == "self_hosted_groups":
+                for item in self.sequence(value_node, "runners.self_hosted_groups"):
+                    group = self.scalar(item, "a runner group").lower()
+                    if group == "github actions":
+                        raise self.error(
+                            item,
+                            "'GitHub Actions' is the group of GitHub's standard hosted "
+                            "runners, not a self-hosted runner group",
+                        )
+                    groups.add(group)
+            else:
+                raise self.error(
+                    key_node, f"unknown key {key!r} in 'runners' (allowed: {', '.join(RUNNERS_KEYS)})"
+                )
+        return RunnerMap(larger, frozenset(self_hosted), frozenset(groups))
+
 
 def parse_repositories(text: str, source: str = "repositories.yml") -> RepositoriesConfig:
     """Parse the YAML text; raise RepositoriesConfigError naming the line of the first problem."""
@@ -137,6 +216,7 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
 
     repositories: list[RepositoryEntry] = []
     organizations: list[OrganizationEntry] = []
+    runners = NO_RUNNER_MAP
     for key_node, value_node in root.value:
         key = parser.scalar(key_node, "a top-level key")
         if key == "repositories":
@@ -154,6 +234,8 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
                 team = parser.scalar(team_node, "a team")
                 for item in parser.sequence(repos_node, f"teams.{team}"):
                     repositories.append(RepositoryEntry(parser.repository(item), team, _line(item)))
+        elif key == "runners":
+            runners = parser.runners(value_node)
         else:
             raise parser.error(
                 key_node, f"unknown top-level key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})"
@@ -178,7 +260,7 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
         orgs_seen[org.organization.lower()] = org
     if not repositories and not organizations:
         raise RepositoriesConfigError(f"{source}: no repositories or organizations are listed")
-    return RepositoriesConfig(tuple(repositories), tuple(organizations))
+    return RepositoriesConfig(tuple(repositories), tuple(organizations), runners)
 
 
 def load_repositories(path: str | Path) -> RepositoriesConfig:

@@ -23,10 +23,17 @@ class WeekSummary:
 
 
 def _attempt_durations(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[int]]:
-    """Seconds from the first job start to the last job end of every run attempt, grouped by workflow."""
+    """Seconds from the first job start to the last job end of every run attempt, grouped by workflow.
+
+    A job GitHub reports as completed before it started (skipped or cancelled jobs do this) has no known span
+    and is left out, so no duration, sum or mean can go negative."""
     spans: dict[tuple[str, str, str, int, int], list[Any]] = {}
     for row in rows:
-        if row["started_at"] is None or row["completed_at"] is None:
+        if (
+            row["started_at"] is None
+            or row["completed_at"] is None
+            or row["completed_at"] < row["started_at"]
+        ):
             continue
         key = (
             row["repository"],
@@ -40,7 +47,7 @@ def _attempt_durations(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str],
         span[1] = max(span[1], row["completed_at"])
     durations: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for (repository, name, path, _run, _attempt), (start, end) in spans.items():
-        durations[(repository, name, path)].append(int((end - start).total_seconds()))
+        durations[(repository, name, path)].append(max(0, int((end - start).total_seconds())))
     return durations
 
 

@@ -1,21 +1,39 @@
-"""GitHub's workflow-run and job JSON → one row per job attempt, with durations and billable minutes.
+"""GitHub's workflow-run and job JSON → one row per job attempt, with durations, billable minutes and cost.
 
-Billing rules (GitHub docs, "About billing for GitHub Actions"): each job's minutes are rounded up to the next
-whole minute; self-hosted runners are free; the included-minutes multipliers are Linux 1, Windows 2, macOS 10.
-The multiplier is kept as its own column so that a change of prices never rewrites the archive.
+Billing rules ("Actions runner pricing", docs/github_actions.md): each job's minutes are rounded up to the next
+whole minute; standard GitHub-hosted runners are free in public repositories; larger runners bill in every
+repository; self-hosted runners have no runner charge (a dated `self_hosted` platform-charge rate, disabled by
+default, bills their minutes in private/internal repositories when switched on). Which runner ran a job is
+decided in runners.py; the price per minute comes from the dated rates table (rates.py) for the day the job
+started. The included-minutes multiplier (Linux 1, Windows 2, macOS 10) is its own column, set for standard
+runners only, so a change of prices never rewrites the archive.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
+
+from usage_archive.github_actions.rates import SELF_HOSTED as SELF_HOSTED_RATE
+from usage_archive.github_actions.rates import RateTable, shipped_rates
+from usage_archive.github_actions.runners import (
+    LARGER,
+    NO_RUNNER_MAP,
+    SELF_HOSTED,
+    STANDARD_CLASSES,
+    Runner,
+    RunnerMap,
+    classify_runner,
+)
 
 MINUTE_MULTIPLIERS: Mapping[str, int] = {"Linux": 1, "Windows": 2, "macOS": 10}
 # Label prefixes of GitHub-hosted images and the generic self-hosted OS labels.
 _OS_BY_LABEL_PREFIX = (("ubuntu", "Linux"), ("linux", "Linux"), ("windows", "Windows"), ("macos", "macOS"))
-SELF_HOSTED_LABEL = "self-hosted"
+PUBLIC = "public"
+VISIBILITIES = ("public", "private", "internal")
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -38,10 +56,6 @@ def runner_os(labels: Iterable[str]) -> str | None:
     return None
 
 
-def is_self_hosted(labels: Iterable[str]) -> bool:
-    return any(label.lower() == SELF_HOSTED_LABEL for label in labels)
-
-
 def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     """Whole seconds from start to end, never negative; None when either end is unknown."""
     if start is None or end is None:
@@ -49,26 +63,74 @@ def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, int((end - start).total_seconds()))
 
 
-def billable_minutes(run_seconds: int | None, self_hosted: bool) -> int | None:
-    """Per-job minutes rounded up; 0 on self-hosted runners; None while the job has not finished."""
+def billable_minutes(
+    run_seconds: int | None, runner: Runner, visibility: str | None, self_hosted_charge: bool = False
+) -> int | None:
+    """Per-job minutes rounded up, as GitHub bills them; None while the job has not finished, or when the runner
+    is unknown (a job of 0 seconds is 0 minutes whatever ran it).
+
+    Standard runners: 0 in public repositories. Larger runners: billed everywhere. Self-hosted: 0, unless the
+    self-hosted platform charge applies (`self_hosted_charge`) and the repository is not public. An unknown
+    visibility counts as not public (the figure can only be too high, never silently free)."""
     if run_seconds is None:
         return None
-    if self_hosted:
+    minutes = math.ceil(max(0, run_seconds) / 60)
+    if minutes == 0:
         return 0
-    return math.ceil(run_seconds / 60)
+    public = visibility == PUBLIC
+    if runner.runner_class in STANDARD_CLASSES:
+        return 0 if public else minutes
+    if runner.runner_class == LARGER:
+        return minutes
+    if runner.runner_class == SELF_HOSTED:
+        return minutes if self_hosted_charge and not public else 0
+    return None
+
+
+def job_day(*moments: datetime | None) -> date | None:
+    """The UTC day whose rates price a job: the first known of started, created, run created."""
+    for moment in moments:
+        if moment is not None:
+            return moment.astimezone(timezone.utc).date()
+    return None
+
+
+def job_cost(minutes: int | None, rate: Decimal | None) -> Decimal | None:
+    """minutes × rate, exact; 0 minutes cost 0 even without a rate; unknown when either is unknown."""
+    if minutes == 0:
+        return Decimal(0)
+    if minutes is None or rate is None:
+        return None
+    return minutes * rate
 
 
 def job_row(
-    repository: str, team: str | None, run: Mapping[str, Any], job: Mapping[str, Any]
+    repository: str,
+    team: str | None,
+    run: Mapping[str, Any],
+    job: Mapping[str, Any],
+    *,
+    visibility: str | None = None,
+    runners: RunnerMap = NO_RUNNER_MAP,
+    rates: RateTable | None = None,
 ) -> dict[str, Any]:
-    """One archived row: the job attempt, its run's context and the derived durations."""
+    """One archived row: the job attempt, its run's context, the derived durations, runner class and cost."""
+    rates = rates if rates is not None else shipped_rates()
     labels = [str(label) for label in job.get("labels") or []]
     created = parse_timestamp(job.get("created_at"))
     started = parse_timestamp(job.get("started_at"))
     completed = parse_timestamp(job.get("completed_at"))
+    run_created = parse_timestamp(run.get("created_at"))
     run_seconds = seconds_between(started, completed)
-    self_hosted = is_self_hosted(labels)
-    os_name = runner_os(labels)
+    runner_name = job.get("runner_name") or None
+    runner_group = job.get("runner_group_name") or None
+    runner = classify_runner(labels, runner_group, runner_name, runners)
+    os_name = runner_os(labels) or runner.os_name
+    day = job_day(started, created, run_created)
+    self_hosted_charge = rates.rate(SELF_HOSTED_RATE, day) is not None
+    minutes = billable_minutes(run_seconds, runner, visibility, self_hosted_charge)
+    rate = rates.rate(SELF_HOSTED_RATE if runner.runner_class == SELF_HOSTED else runner.rate_key, day)
+    standard = runner.runner_class in STANDARD_CLASSES
     return {
         "repository": repository,
         "team": team,
@@ -86,17 +148,24 @@ def job_row(
         "job_name": job.get("name"),
         "job_status": job.get("status"),
         "job_conclusion": job.get("conclusion"),
-        "run_created_at": parse_timestamp(run.get("created_at")),
+        "run_created_at": run_created,
         "job_created_at": created,
         "started_at": started,
         "completed_at": completed,
         "queue_seconds": seconds_between(created, started),
         "run_seconds": run_seconds,
-        "runner_name": job.get("runner_name") or None,
-        "runner_group_name": job.get("runner_group_name") or None,
+        "runner_name": runner_name,
+        "runner_group_name": runner_group,
         "runner_labels": labels,
         "runner_os": os_name,
-        "self_hosted": self_hosted,
-        "billable_minutes": billable_minutes(run_seconds, self_hosted),
-        "minute_multiplier": None if self_hosted or os_name is None else MINUTE_MULTIPLIERS[os_name],
+        "self_hosted": runner.runner_class == SELF_HOSTED,
+        "billable_minutes": minutes,
+        "minute_multiplier": MINUTE_MULTIPLIERS[os_name]
+        if standard and os_name in MINUTE_MULTIPLIERS
+        else None,
+        "repository_visibility": visibility,
+        "runner_class": runner.runner_class,
+        "runner_sku": runner.sku,
+        "rate_usd_per_minute": rate,
+        "estimated_cost_usd": job_cost(minutes, rate),
     }

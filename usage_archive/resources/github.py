@@ -9,17 +9,29 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from usage_archive.github_actions.client import GitHubClient, GitHubNotConfigured
+from usage_archive.github_actions.rates import RateTable, load_rates
 from usage_archive.settings import DEFAULT_GITHUB_API_URL, DEFAULT_REPOSITORIES_FILE
 
 
 class GitHubResource(dg.ConfigurableResource):
-    """GITHUB_TOKEN (a secret), GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3) and the
-    repositories file USAGE_ARCHIVE_REPOSITORIES."""
+    """GITHUB_TOKEN (a secret), GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3), the
+    repositories file USAGE_ARCHIVE_REPOSITORIES, your rates file USAGE_ARCHIVE_RATES and the enterprise whose
+    billing usage is read as well, GITHUB_ENTERPRISE."""
 
     token: str | None = Field(default=None, description="GITHUB_TOKEN; a secret, never logged")
     api_url: str = Field(default=DEFAULT_GITHUB_API_URL, description="GITHUB_API_URL")
     repositories_file: str = Field(
         default=DEFAULT_REPOSITORIES_FILE, description="USAGE_ARCHIVE_REPOSITORIES"
+    )
+    rates_file: str | None = Field(
+        default=None,
+        description="USAGE_ARCHIVE_RATES: a rates CSV whose runners replace the shipped rates "
+        "(usage_archive/github_actions/rates.csv); none: the shipped rates",
+    )
+    enterprise: str | None = Field(
+        default=None,
+        description="GITHUB_ENTERPRISE: the enterprise slug whose billing usage is read besides the "
+        "organisations'; none: organisations only",
     )
     max_rate_limit_wait_seconds: float = Field(
         default=3900,
@@ -58,3 +70,8 @@ class GitHubResource(dg.ConfigurableResource):
             timeout_seconds=self.request_timeout_seconds,
             log=log,
         )
+
+    def get_rates(self) -> RateTable:
+        """The shipped rates, with the runners of USAGE_ARCHIVE_RATES taken from that file (RatesFileError
+        names the file and line of a problem)."""
+        return load_rates(self.rates_file)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import dagster as dg
 
 from usage_archive.archive.store import LocalArchiveStore, S3ArchiveStore
@@ -54,3 +57,15 @@ def test_the_resource_and_the_cli_build_the_same_store(moto_endpoint, s3_bucket,
     assert {(s.bucket, s.prefix, s.storage_class) for s in stores} == {(s3_bucket, "prod", "STANDARD")}
     stores[0].put_bytes("probe.txt", b"x")
     assert stores[1].get_bytes("probe.txt") == b"x"
+
+
+def test_the_github_resource_gets_the_enterprise_and_your_rates_file(tmp_path) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("runner,effective_from,effective_to,usd_per_minute\nstandard_linux,2026-01-01,,0.005\n")
+    github = build_resources(
+        Settings.from_env({"GITHUB_ENTERPRISE": "acme", "USAGE_ARCHIVE_RATES": str(rates)})
+    )["github"]
+    assert (github.enterprise, github.rates_file) == ("acme", str(rates))
+    table = github.get_rates()
+    assert table.rate("standard_linux", date(2026, 1, 5)) == Decimal("0.005")  # yours
+    assert table.rate("standard_macos", date(2026, 1, 5)) == Decimal("0.062")  # shipped

@@ -1,7 +1,9 @@
 """A fake GitHub REST API on 127.0.0.1 (fakes/http_server.py) speaking GitHub's shapes.
 
-Covers what the GitHub Actions archive uses: organisation repositories, workflows, workflow runs with the
-`created` filter and the 1,000-result cap, jobs with `filter=all|latest`, `Link` pagination, Bearer tokens
+Covers what the GitHub Actions archive uses: organisation repositories, repository JSON (with `visibility`),
+workflows, workflow runs with the `created` filter and the 1,000-result cap, jobs with `filter=all|latest`, the
+billing usage ledger of organisations and enterprises (`year`/`month`/`day` filters, amounts written as JSON
+numbers with fractions of a cent, 403 without billing access), `Link` pagination, Bearer tokens
 (401 "Bad credentials"), 404 for unknown repositories, the primary rate limit (`x-ratelimit-*` headers, 403 when
 used up, restored at the reset time of a shared fake clock) and secondary limits (429/403 with `retry-after`, or
 403 without headers). Every request is recorded for assertions.
@@ -9,10 +11,13 @@ used up, restored at the reset time of a shared fake clock) and secondary limits
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -110,12 +115,66 @@ def make_job(
     }
 
 
+def usage_item(
+    day: str,
+    repository: str | None,
+    *,
+    product: str = "actions",
+    sku: str = "actions_linux",
+    quantity: str = "10",
+    unit: str = "minutes",
+    price: str = "0.006",
+    gross: str | None = None,
+    discount: str = "0",
+    net: str | None = None,
+    organization: str = "octo",
+) -> dict[str, Any]:
+    """A billing usage item as GitHub writes it; amounts are Decimal here and JSON numbers on the wire."""
+    gross_amount = Decimal(gross) if gross is not None else Decimal(quantity) * Decimal(price)
+    net_amount = Decimal(net) if net is not None else gross_amount - Decimal(discount)
+    return {
+        "date": day,
+        "product": product,
+        "sku": sku,
+        "quantity": Decimal(quantity),
+        "unitType": unit,
+        "pricePerUnit": Decimal(price),
+        "grossAmount": gross_amount,
+        "discountAmount": Decimal(discount),
+        "netAmount": net_amount,
+        "organizationName": organization,
+        "repositoryName": repository,
+    }
+
+
+def _json_number(value: Any) -> Any:
+    """Decimals go out as JSON numbers (as GitHub's doubles do): repr of the float keeps the short decimal."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @dataclass
 class FakeRepository:
     full_name: str
     runs: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id → jobs of every attempt
     workflows: list[dict[str, Any]] = field(default_factory=list)
+    visibility: str = "private"  # public / private / internal
+
+    def json(self) -> dict[str, Any]:
+        """The repository JSON, trimmed to the fields that matter here, as GET /repos/{owner}/{repo} gives it."""
+        owner, name = self.full_name.split("/", 1)
+        return {
+            "id": zlib.crc32(self.full_name.encode()),
+            "name": name,
+            "full_name": self.full_name,
+            "owner": {"login": owner, "type": "Organization"},
+            "private": self.visibility != "public",
+            "visibility": self.visibility,
+            "default_branch": "main",
+            "archived": False,
+        }
 
     def add_run(self, run: dict[str, Any], jobs: list[dict[str, Any]]) -> None:
         self.runs.append(run)
@@ -152,6 +211,9 @@ class FakeGitHub(LocalHttpServer):
         # secondary limits: the next N requests answer like this
         self.secondary: list[tuple[int, int | None]] = []  # (status, retry-after seconds or None)
         self.forbidden: set[str] = set()  # repositories the token may not read (403, no rate-limit headers)
+        # billing usage ledger: ("organizations" | "enterprises", slug) → items; accounts without billing access
+        self.billing: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.billing_forbidden: set[str] = set()
 
     # -- data ----------------------------------------------------------------------------------------------------
     def repository(self, full_name: str) -> FakeRepository:
@@ -172,7 +234,9 @@ class FakeGitHub(LocalHttpServer):
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
     ) -> None:
-        self.send(handler, status, body, "application/json; charset=utf-8", headers)
+        # Decimal amounts go out as JSON numbers with every digit, as GitHub writes fractions of a cent.
+        data = json.dumps(body, default=_json_number).encode()
+        self.send(handler, status, data, "application/json; charset=utf-8", headers)
 
     def _rate_headers(self) -> dict[str, str]:
         if self.rate_limit is None:
@@ -244,17 +308,53 @@ class FakeGitHub(LocalHttpServer):
             links.append(f'<{self.api_url}{path}?{urlencode({**query, "page": number})}>; rel="{rel}"')
         return chunk, ({"Link": ", ".join(links)} if links else {})
 
+    def _billing_usage(
+        self, kind: str, account: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        if account in self.billing_forbidden:
+            return (
+                403,
+                {
+                    "message": "Resource not accessible by personal access token",
+                    "documentation_url": "https://docs.github.com/rest/billing/enhanced-billing",
+                    "status": "403",
+                },
+                {"X-Accepted-GitHub-Permissions": "administration=read"},
+            )
+        if (kind, account) not in self.billing:
+            return (
+                404,
+                {
+                    "message": "Not Found",
+                    "documentation_url": "https://docs.github.com/rest",
+                    "status": "404",
+                },
+                {},
+            )
+        items = self.billing[(kind, account)]
+        for name, width in (("year", 4), ("month", 2), ("day", 2)):
+            if name in query:
+                position = {"year": 0, "month": 1, "day": 2}[name]
+                value = f"{int(query[name]):0{width}d}"
+                items = [i for i in items if i["date"][:10].split("-")[position] == value]
+        return 200, {"usageItems": items}, {}
+
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         not_found = (404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {})
         if match := re.fullmatch(r"/orgs/([^/]+)/repos", path):
             if match[1] not in self.organizations:
                 return not_found
             repos = [
-                {"full_name": n, "name": n.split("/")[1], "private": True, "visibility": "internal"}
-                for n in self.organizations[match[1]]
+                (self.repositories.get(n) or FakeRepository(n)).json() for n in self.organizations[match[1]]
             ]
             chunk, headers = self._page(path, query, repos)
             return 200, chunk, headers
+        if match := re.fullmatch(r"/(organizations|enterprises)/([^/]+)/settings/billing/usage", path):
+            return self._billing_usage(match[1], match[2], query)
+        if match := re.fullmatch(r"/repos/([^/]+/[^/]+)", path):
+            if match[1] not in self.repositories:
+                return not_found
+            return 200, self.repositories[match[1]].json(), {}
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)/actions/(.+)", path)
         if not match or match[1] not in self.repositories:
             return not_found

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from usage_archive.github_actions.archive_file import (
+    ADDED_IN_V2,
+    INFO_KEY,
+    WORKFLOW_RUNS_SCHEMA,
     ArchiveFileError,
     RepositoryData,
     RunRecord,
@@ -78,8 +83,28 @@ def test_parquet_round_trip_keeps_types_and_run_list(week: pa.Table) -> None:
     assert table.column("job_id").to_pylist() == [11, 12, 21]
     assert info["week"] == "2026-01-05"
     assert info["repositories"]["octo/api"]["runs"] == [[1, 2, 1, 2], [2, 1, 2, 1], [3, 1, 1, 0]]
-    assert info["repositories"]["octo/web"] == {"team": None, "runs": [], "workflows": []}
+    assert info["repositories"]["octo/web"] == {"team": None, "visibility": None, "runs": [], "workflows": []}
     assert table.column("team").to_pylist() == ["platform"] * 3
+    assert schema.field("rate_usd_per_minute").type == pa.decimal128(12, 6)
+    assert schema.field("estimated_cost_usd").type == pa.decimal128(18, 6)
+    assert table.column("estimated_cost_usd").to_pylist() == [
+        Decimal("0.012"),
+        Decimal("0.020"),
+        Decimal("0.300"),
+    ]
+
+
+def test_a_file_of_schema_version_1_reads_with_empty_cost_columns(week: pa.Table) -> None:
+    info = json.loads(week.schema.metadata[INFO_KEY])
+    info["schema_version"] = 1
+    old = week.drop_columns(list(ADDED_IN_V2)).replace_schema_metadata({INFO_KEY: json.dumps(info).encode()})
+    table, _ = read_archive(parquet_bytes(old))
+    assert table.schema.equals(WORKFLOW_RUNS_SCHEMA)
+    assert table.column("runner_class").null_count == table.num_rows == 3
+    assert table.column("billable_minutes").to_pylist() == [2, 2, 50]
+    # a current file that lost a column is refused, not filled in
+    with pytest.raises(ArchiveFileError, match="lacks the columns estimated_cost_usd"):
+        read_archive(parquet_bytes(week.drop_columns(["estimated_cost_usd"])))
 
 
 def test_progress_file_round_trip(week: pa.Table) -> None:
@@ -105,6 +130,29 @@ def test_summary(week: pa.Table) -> None:
     assert summary.inactive_workflows == [
         {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}
     ]
+
+
+def test_a_skipped_job_with_reversed_timestamps_never_makes_a_duration_negative() -> None:
+    run = make_run(5, MONDAY + timedelta(hours=5), name="Deploy", path=".github/workflows/deploy.yml")
+    skipped = make_job(51, run, run_seconds=0, conclusion="skipped", labels=["ubuntu-latest"])
+    # as seen in the wild: completed_at 1.9 million seconds before started_at
+    skipped["completed_at"] = "2025-12-14T06:13:20Z"
+    alone = _repository("octo/deploy", None, [(run, [skipped])], [])
+    row = alone.table.to_pylist()[0]
+    assert (row["run_seconds"], row["queue_seconds"], row["billable_minutes"]) == (0, 5, 0)
+    assert row["estimated_cost_usd"] == Decimal(0)
+    summary = summarize(*read_archive(parquet_bytes(week_table([alone], "2026-01-05"))))
+    assert summary.slowest_workflows == [] and summary.billable_minutes == 0
+
+    # beside a normal job of the same attempt, the reversed one leaves the attempt's span alone
+    build = make_job(52, run, run_seconds=90)
+    skipped_early = {**skipped, "started_at": "2026-01-05T04:00:00Z"}
+    both = _repository("octo/deploy", None, [(run, [build, skipped_early])], [])
+    summary = summarize(*read_archive(parquet_bytes(week_table([both], "2026-01-05"))))
+    assert [(w["workflow"], w["mean_seconds"], w["max_seconds"]) for w in summary.slowest_workflows] == [
+        ("Deploy", 90, 90)
+    ]
+    assert all(w["mean_seconds"] >= 0 for w in summary.slowest_workflows)
 
 
 def test_integrity_rules_pass_then_catch_dropped_and_duplicated_jobs(week: pa.Table) -> None:

@@ -64,6 +64,28 @@ def test_the_example_file_parses() -> None:
         ("repositories: []\n", "no repositories or organizations are listed"),
         ("", "the file is empty"),
         ("- octo/api\n", "line 1: the top level must be a mapping"),
+        ("repositories: [a/b]\nrunners: [x]\n", "line 2: 'runners' must be a mapping"),
+        ("repositories: [a/b]\nrunners:\n  largr: {}\n", "line 3: unknown key 'largr' in 'runners'"),
+        (
+            "repositories: [a/b]\nrunners:\n  larger: [linux-8-core]\n",
+            "line 3: 'runners.larger' must map each",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  larger:\n    big: Linux 8 core\n",
+            "line 4: SKU 'Linux 8 core' of runner label 'big' must be a billing SKU",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  larger:\n    big: linux_8_core\n  self_hosted: [arc, BIG]\n",
+            "line 5: runner label 'big' is already listed on line 4",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  self_hosted: arc\n",
+            "line 3: 'runners.self_hosted' must be a list",
+        ),
+        (
+            "repositories: [a/b]\nrunners:\n  self_hosted_groups: [GitHub Actions]\n",
+            "line 3: 'GitHub Actions' is the group of GitHub's standard hosted runners",
+        ),
     ],
 )
 def test_malformed_files_name_the_line(text: str, expected: str) -> None:
@@ -76,3 +98,26 @@ def test_malformed_files_name_the_line(text: str, expected: str) -> None:
 def test_missing_file_names_the_variable(tmp_path) -> None:
     with pytest.raises(RepositoriesConfigError, match="USAGE_ARCHIVE_REPOSITORIES"):
         load_repositories(tmp_path / "repositories.yml")
+
+
+def test_the_runners_section_and_teams_for_any_repository() -> None:
+    config = parse_repositories(
+        EXAMPLE
+        + """\
+runners:
+  larger:
+    Linux-8-Core: linux_8_core
+    big-mac: macos_l
+  self_hosted: [arc-runner-set]
+  self_hosted_groups: [ARC Runners]
+"""
+    )
+    assert dict(config.runners.larger) == {"linux-8-core": "linux_8_core", "big-mac": "macos_l"}
+    assert config.runners.self_hosted_labels == {"arc-runner-set"}
+    assert config.runners.self_hosted_groups == {"arc runners"}
+    assert parse_repositories(EXAMPLE).runners.larger == {}
+    # teams for any owner/name (CircleCI projects too): explicit entry, else organisation, else none
+    assert [
+        config.team_for_repository(n)
+        for n in ("octo/WEB", "octo/api", "octo-data/etl", "OCTO-DATA/x", "octo-labs/y", "other/z")
+    ] == ["frontend", None, "data", "data", None, None]

@@ -39,6 +39,7 @@ def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
         f"arn:aws:s3:::{BUCKET}/prod/billing-archive/*",
         f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/*",
         f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/*",
+        f"arn:aws:s3:::{BUCKET}/prod/ci-costs/*",
     ]
     assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= actions(policy, "Deny")
     replace = next(

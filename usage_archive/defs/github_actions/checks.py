@@ -1,22 +1,38 @@
-"""Blocking checks of a stored week: every listed run has all its jobs, and no job attempt is stored twice.
+"""Checks of a stored week.
 
-They re-read the stored Parquet file (its footer holds the run list GitHub gave), so a failure means the
-archive itself is wrong. Blocking: a failing check fails the run and `dagster asset materialize` exits non-zero.
+`github_actions/workflow_runs` (blocking): every listed run has all its jobs, and no job attempt is stored twice.
+They re-read the stored Parquet file (its footer holds the run list GitHub gave), so a failure means the archive
+itself is wrong: the run fails and `dagster asset materialize` exits non-zero.
+
+`github_actions/billing_usage` (WARN, not blocking: the ledger is GitHub's word, stored as given): the week's
+estimate from workflow_runs agrees with the ledger's gross Actions minutes, repository by repository, within the
+tolerance (GITHUB_LEDGER_TOLERANCE_PERCENT / _USD); and every item's gross − discount = net.
 """
 
 from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 
-from usage_archive.archive.layout import github_workflow_runs_key
-from usage_archive.archive.store import ArchiveStoreError
+from usage_archive.archive.layout import github_billing_usage_key, github_workflow_runs_key
+from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
+from usage_archive.costs.reconcile import compare, describe
 from usage_archive.dagster_helpers import latest_materialization_metadata, partitioned_check_result
-from usage_archive.defs.github_actions.assets import WORKFLOW_RUNS_KEY
+from usage_archive.defs.github_actions.assets import BILLING_USAGE_KEY, WORKFLOW_RUNS_KEY
 from usage_archive.defs.partitions import weekly_partitions
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
+from usage_archive.github_actions.billing_usage import amount_problems, plain
+from usage_archive.github_actions.ledger import (
+    LedgerFileError,
+    cost_items,
+    covered_organizations,
+    read_ledger_file,
+)
 from usage_archive.github_actions.verify import duplicate_attempt_problems, missing_job_problems
 from usage_archive.periods import Week
 from usage_archive.resources.archive_store import ArchiveStoreResource
+from usage_archive.settings import Settings
 
 EVERY_RUN_HAS_ITS_JOBS = "every_run_has_its_jobs"
 NO_DUPLICATE_JOB_ATTEMPTS = "no_duplicate_job_attempts"
@@ -93,4 +109,109 @@ github_actions_verify_job = dg.define_asset_job(
     "github_actions_verify",
     selection=dg.AssetSelection.checks(github_actions_workflow_runs_integrity),
     description="Re-read a week's stored file and run the integrity checks, without asking GitHub again.",
+)
+
+
+ESTIMATE_MATCHES_LEDGER = "actions_estimate_matches_ledger"
+AMOUNTS_ADD_UP = "ledger_amounts_add_up"
+
+
+def _reconcile_week(
+    store: ArchiveStore, week: Week, tolerance_percent: Decimal, tolerance_usd: Decimal
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """(disagreements, amount problems, figures) of one week."""
+    key = github_billing_usage_key(week)
+    try:
+        ledger = read_ledger_file(store.get_bytes(key))
+    except (ArchiveStoreError, LedgerFileError) as exc:
+        problem = f"{store.uri(key)}: {exc}"
+        return [problem], [problem], {}
+    amounts = amount_problems(ledger.table)
+    runs_key = github_workflow_runs_key(week)
+    if not store.exists(runs_key):
+        return [], amounts, {"compared": 0, "note": "workflow_runs is not archived for the week: no estimate"}
+    try:
+        runs, info = read_archive(store.get_bytes(runs_key))
+    except (ArchiveStoreError, ArchiveFileError) as exc:
+        return [f"{store.uri(runs_key)}: {exc}"], amounts, {}
+    covered = covered_organizations(ledger)
+    repositories = [r for r in info["repositories"] if r.split("/", 1)[0].lower() in covered]
+    comparisons = compare(
+        runs,
+        cost_items(ledger),
+        repositories=repositories,
+        tolerance_fraction=tolerance_percent / 100,
+        tolerance_usd=tolerance_usd,
+    )
+    disagreeing = sorted(
+        (c for c in comparisons if c.disagrees), key=lambda c: (-abs(c.difference_usd), c.repository.lower())
+    )
+    figures = {
+        "compared": len(comparisons),
+        "disagreeing": len(disagreeing),
+        "estimated_usd": plain(sum((c.estimated_usd for c in comparisons), Decimal(0))),
+        "ledger_gross_usd": plain(sum((c.ledger_gross_usd for c in comparisons), Decimal(0))),
+        "not_covered_by_the_ledger": sorted(set(info["repositories"]) - set(repositories)),
+    }
+    return [describe(c) for c in disagreeing], amounts, figures
+
+
+def build_billing_usage_checks(
+    tolerance_percent: Decimal, tolerance_usd: Decimal
+) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        name="github_actions_billing_usage_reconciliation",
+        specs=[
+            dg.AssetCheckSpec(
+                ESTIMATE_MATCHES_LEDGER,
+                asset=BILLING_USAGE_KEY,
+                blocking=False,
+                partitions_def=weekly_partitions,
+                description="per repository, the week's estimated Actions cost (workflow_runs × the rates "
+                "table) is within max("
+                f"{tolerance_usd} USD, {tolerance_percent} %) of the ledger's gross Actions minutes "
+                "(GITHUB_LEDGER_TOLERANCE_USD / _PERCENT); a warning lists each repository with both figures",
+            ),
+            dg.AssetCheckSpec(
+                AMOUNTS_ADD_UP,
+                asset=BILLING_USAGE_KEY,
+                blocking=False,
+                partitions_def=weekly_partitions,
+                description="every ledger item's gross − discount equals its net, exactly",
+            ),
+        ],
+    )
+    def github_actions_billing_usage_reconciliation(
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
+    ) -> Iterator[dg.AssetCheckResult]:
+        store = archive_store.get_store()
+        disagreements: dict[str, list[str]] = {}
+        amounts: dict[str, list[str]] = {}
+        figures: dict[str, Any] = {}
+        for key in context.partition_keys:
+            disagreements[key], amounts[key], figures[key] = _reconcile_week(
+                store, Week.parse(key), tolerance_percent, tolerance_usd
+            )
+        warn = dg.AssetCheckSeverity.WARN
+        metadata = {
+            "by_week": dg.MetadataValue.json(figures),
+            "tolerance": f"max({tolerance_usd} USD, {tolerance_percent} % of the ledger gross)",
+        }
+        yield partitioned_check_result(
+            context,
+            BILLING_USAGE_KEY,
+            ESTIMATE_MATCHES_LEDGER,
+            disagreements,
+            severity=warn,
+            metadata=metadata,
+        )
+        yield partitioned_check_result(context, BILLING_USAGE_KEY, AMOUNTS_ADD_UP, amounts, severity=warn)
+
+    return github_actions_billing_usage_reconciliation
+
+
+_SETTINGS = Settings.from_env()
+github_actions_billing_usage_reconciliation = build_billing_usage_checks(
+    _SETTINGS.ledger_tolerance_percent, _SETTINGS.ledger_tolerance_usd
 )

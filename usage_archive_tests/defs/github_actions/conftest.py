@@ -91,7 +91,7 @@ def repositories_file(tmp_path: Path) -> Path:
 
 
 def github_resource(
-    github: FakeGitHub, repositories_file: Path, token: str | None = TOKEN
+    github: FakeGitHub, repositories_file: Path, token: str | None = TOKEN, **fields: object
 ) -> dg.ResourceDefinition:
     """The resource with the fake server's clock; hardcoded, so Dagster does not rebuild it from config."""
     resource = GitHubResource(
@@ -99,6 +99,7 @@ def github_resource(
         api_url=github.api_url,
         repositories_file=str(repositories_file),
         max_rate_limit_wait_seconds=5,
+        **fields,
     ).with_clock(github.clock.sleep, github.clock.time)
     return dg.ResourceDefinition.hardcoded_resource(resource)
 

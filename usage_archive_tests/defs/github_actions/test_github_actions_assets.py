@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -69,8 +70,23 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(
     assert (rows[1001]["run_attempt"], rows[1002]["run_attempt"]) == (1, 2)
     assert [rows[j]["billable_minutes"] for j in sorted(rows)] == [2, 1, 4, 10, 0]
     assert [rows[j]["minute_multiplier"] for j in sorted(rows)] == [1, 1, 2, 10, None]
-    assert rows[2001]["team"] == "labs"
-    assert rows[1004]["team"] == "platform"
+    assert [rows[j]["runner_class"] for j in sorted(rows)] == [
+        "standard_linux",
+        "standard_linux",
+        "standard_windows",
+        "standard_macos",
+        "self_hosted",
+    ]
+    assert [rows[j]["estimated_cost_usd"] for j in sorted(rows)] == [
+        Decimal("0.012"),
+        Decimal("0.006"),
+        Decimal("0.040"),
+        Decimal("0.620"),
+        Decimal(0),
+    ]
+    assert {rows[j]["repository_visibility"] for j in rows} == {"private"}
+    assert info["repositories"]["octo/api"]["visibility"] == "private"
+    assert rows[2001]["team"] == "labs" and rows[1004]["team"] == "platform"
     assert rows[1001]["started_at"] == datetime(2026, 1, 5, 10, 0, 5, tzinfo=timezone.utc)
     assert info["repositories"]["octo/api"]["runs"][2] == [103, 1, 1, 0]  # the run without jobs is listed
     assert pq.read_schema(io.BytesIO(body)).field("completed_at").type == pa.timestamp("us", tz="UTC")
@@ -115,6 +131,7 @@ def test_a_retried_run_resumes_after_a_404(
     retried = materialize(local_store, github, repositories_file)
     assert retried.success
     assert github.paths("/repos/") == [
+        "/repos/octo/zz-private",
         "/repos/octo/zz-private/actions/workflows",
         "/repos/octo/zz-private/actions/runs",
     ]
@@ -227,3 +244,23 @@ def test_rate_limit_waits_use_the_resource_clock(
     assert result.success
     assert github.clock.sleeps[0] == 3
     assert len(github.clock.sleeps) >= 2  # waits went through the fake clock
+
+
+def test_your_rates_file_prices_the_jobs_and_a_bad_one_names_its_line(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource, tmp_path: Path
+) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("runner,effective_from,effective_to,usd_per_minute\nstandard_linux,2026-01-01,,0.005\n")
+    result = materialize(local_store, github, repositories_file, rates_file=str(rates))
+    assert result.success
+    table, _info = read_archive(local_store.get_store().get_bytes(RUNS_KEY))
+    costs = {r["job_id"]: r["estimated_cost_usd"] for r in table.to_pylist()}
+    assert (costs[1001], costs[1003]) == (
+        Decimal("0.010"),
+        Decimal("0.040"),
+    )  # yours for Linux, shipped for Windows
+
+    rates.write_text("runner,effective_from,effective_to,usd_per_minute\nstandard_linux,2026-01-01,,cheap\n")
+    failed = materialize(local_store, github, repositories_file, rates_file=str(rates))
+    message = failed.failure_data_for_node("github_actions__workflow_runs").error.message
+    assert f"RatesFileError: {rates}, line 2: usd_per_minute 'cheap' is not a decimal number" in message

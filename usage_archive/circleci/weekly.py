@@ -6,19 +6,20 @@ Weeks are `periods.Week` (Monday 00:00 UTC); where their files go is `archive.la
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import ArchiveStore, StoredObject
-from usage_archive.circleci.api import CircleCISettingsError, ExportFailed, ExportJobNotFound, UsageApiClient
+from usage_archive.circleci.api import CircleCISettingsError, UsageApiClient
+from usage_archive.circleci.export_jobs import ExportPiece, export_window, load_plan
 from usage_archive.circleci.hierarchy import HierarchyResult, write_hierarchy
 from usage_archive.circleci.merge import MergeResult, merge_parts
+from usage_archive.github_actions.windows import Window
 from usage_archive.periods import Week
 
 _ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
@@ -48,23 +49,9 @@ def parse_org_ids(value: str | None) -> tuple[str, ...]:
 
 
 def load_export_job(store: ArchiveStore, org_id: str, week: Week) -> dict | None:
-    key = circleci_export_job_key(org_id, week)
-    if not store.exists(key):
-        return None
-    try:
-        state = json.loads(store.get_bytes(key))
-    except ValueError:
-        return None  # unreadable state is no reason to stop: a new job is created
-    return state if isinstance(state, dict) and state.get("usage_export_job_id") else None
-
-
-def save_export_job(store: ArchiveStore, org_id: str, week: Week, state: dict) -> None:
-    store.put_bytes(
-        circleci_export_job_key(org_id, week),
-        json.dumps(state, indent=2, sort_keys=True).encode(),
-        content_type="application/json",
-        storage_class="STANDARD",
-    )
+    """The week's stored export-job state (export_jobs.ExportPlan as JSON), or None."""
+    state = load_plan(store, circleci_export_job_key(org_id, week))
+    return state if isinstance(state, dict) else None
 
 
 @dataclass(frozen=True)
@@ -72,9 +59,18 @@ class WeekCsv:
     key: str
     stored: StoredObject
     merge: MergeResult
-    job_id: str
+    jobs: tuple[ExportPiece, ...]  # the export jobs, in window order
     resumed: bool
     parts: int
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [j.job_id for j in self.jobs if j.job_id]
+
+    @property
+    def job_id(self) -> str:
+        """The export job id (several, comma-separated, when the week took more than one job)."""
+        return ", ".join(self.job_ids)
 
 
 def fetch_week_csv(
@@ -89,64 +85,28 @@ def fetch_week_csv(
 ) -> WeekCsv:
     """Export one week from the Usage API into the archive as one merged CSV.
 
-    The export job id is stored before polling starts, so a retried or restarted run resumes the same job
-    instead of spending another of the ten POSTs an hour. The state is removed once the CSV is stored; a job
-    that failed or that CircleCI no longer knows is replaced by a new one."""
-    start, end = week.start, week.last_second  # the Usage API takes an inclusive window
-    window = {"start": start.isoformat(), "end": end.isoformat()}
-    state = load_export_job(store, org_id, week)
-    resumed = bool(state and state.get("window") == window and state.get("state") != "failed")
-    if resumed:
-        job_id = state["usage_export_job_id"]  # type: ignore[index]
-        log(f"resuming CircleCI export job {job_id} for {org_id} week {week} (no new POST)")
-        try:
-            job = client.wait_for_export(org_id, job_id)
-        except ExportJobNotFound:
-            log(f"CircleCI no longer knows export job {job_id}; creating a new one")
-            resumed = False
-        except ExportFailed:
-            save_export_job(store, org_id, week, {**state, "state": "failed"})  # type: ignore[dict-item]
-            raise
-    if not resumed:
-        created = client.create_export(org_id, start, end, now=now)
-        job_id = created.job_id
-        save_export_job(
-            store,
-            org_id,
-            week,
-            {
-                "usage_export_job_id": job_id,
-                "org_id": org_id,
-                "week": week.key,
-                "window": window,
-                "state": created.state,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
-        )
-        try:
-            job = client.wait_for_export(org_id, job_id)
-        except ExportFailed:
-            save_export_job(
-                store, org_id, week, {"usage_export_job_id": job_id, "window": window, "state": "failed"}
-            )
-            raise
+    The export jobs (export_jobs.py: usually one; two halves, or more, when a result is too large) are stored
+    before polling starts, so a retried or restarted run resumes them instead of spending more of the ten POSTs
+    an hour. The state is removed once the CSV is stored."""
+    state_key = circleci_export_job_key(org_id, week)
     key = layout.csv_key(org_id, week)
     with tempfile.TemporaryDirectory(prefix="circleci-week-") as tmp:
-        parts = []
-        for index, url in enumerate(job.download_urls):
-            label = f"part {index + 1} of {len(job.download_urls)}"
-            path = Path(tmp) / f"part-{index:04d}.csv.gz"
-            size = client.download(url, path, label=label)
-            log(f"downloaded {label} ({size} bytes)")
-            parts.append(path)
-        merged = Path(tmp) / "merged.csv"
-        result = merge_parts(
-            parts, merged, names=[f"export job {job_id} part {i + 1}" for i in range(len(parts))]
+        export = export_window(
+            store, client, org_id, Window.half_open(*week.bounds), state_key, Path(tmp), now=now, log=log
         )
+        merged = Path(tmp) / "merged.csv"
+        result = merge_parts(export.parts, merged, names=export.names)
         stored = store.put_file(key, merged, content_type="text/csv")
-    store.delete(circleci_export_job_key(org_id, week))
-    log(f"stored {result.rows} rows from {len(parts)} part(s) at {store.uri(key)}")
-    return WeekCsv(key=key, stored=stored, merge=result, job_id=job_id, resumed=resumed, parts=len(parts))
+    store.delete(state_key)
+    log(f"stored {result.rows} rows from {len(export.parts)} part(s) at {store.uri(key)}")
+    return WeekCsv(
+        key=key,
+        stored=stored,
+        merge=result,
+        jobs=tuple(export.jobs),
+        resumed=export.resumed,
+        parts=len(export.parts),
+    )
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,16 @@ def _csv_metadata(weeks: Sequence[tuple[str, WeekCsv]], uri: str) -> dict[str, o
         "columns": len(last.merge.columns),
         "unknown_columns": dg.MetadataValue.json(last.merge.unknown_columns),
         "export_job_id": last.job_id,
+        "export_jobs": dg.MetadataValue.json(
+            [
+                {
+                    "usage_export_job_id": j.job_id,
+                    "start": j.window.start.isoformat(),
+                    "end": j.window.end.isoformat(),
+                }
+                for j in last.jobs
+            ]
+        ),
         "resumed_export_job": last.resumed,
         "bytes": last.stored.bytes,
         "sha256": last.stored.sha256 or "",

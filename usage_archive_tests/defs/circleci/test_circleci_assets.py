@@ -207,7 +207,8 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
         child.kill()
         child.join(10)
     assert usage_api.posts == 1
-    job_id = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
+    (job,) = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["jobs"]
+    job_id = job["usage_export_job_id"]
     usage_api.hold = False
     result = dg.materialize(
         ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX
-from usage_archive.archive.store import ArchiveStore, parse_archive_url, store_from_url
+from usage_archive.archive.store import ArchiveStore, ObjectLockPolicy, parse_archive_url, store_from_url
 from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE, Settings
 
 OK, FINDING, ERROR = 0, 1, 2
@@ -30,7 +30,12 @@ def _archive_url(args: argparse.Namespace) -> str:
 
 
 def build_store(args: argparse.Namespace) -> ArchiveStore:
-    return store_from_url(_archive_url(args), storage_class=Settings.from_env().storage_class)
+    settings = Settings.from_env()
+    return store_from_url(
+        _archive_url(args),
+        storage_class=settings.storage_class,
+        object_lock=ObjectLockPolicy(settings.object_lock_mode, settings.object_lock_days),
+    )
 
 
 def _s3_location(args: argparse.Namespace) -> tuple[str, str]:
@@ -63,6 +68,7 @@ def cmd_bucket(args: argparse.Namespace) -> int:
         prefix,
         object_lock_days=args.object_lock_days,
         object_lock_mode=args.object_lock_mode,
+        default_retention_days=args.default_retention_days,
         skip=skip,
     )
     client = boto3.client("s3")
@@ -178,12 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     bucket.add_argument(
         "--object-lock-days",
         type=int,
-        help=f"default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})",
+        help="days each billing object is locked from its upload, checked against the billing expiry "
+        f"(default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})",
     )
     bucket.add_argument(
         "--object-lock-mode",
         choices=["COMPLIANCE", "GOVERNANCE"],
-        help=f"default $ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}",
+        help=f"billing objects' lock mode, and a default retention's (default $ARCHIVE_OBJECT_LOCK_MODE or "
+        f"{DEFAULT_OBJECT_LOCK_MODE})",
+    )
+    bucket.add_argument(
+        "--default-retention-days",
+        type=int,
+        help="a bucket-wide default retention, only when asked for: it locks every object, usage data included, "
+        "so it may not outlast the usage expiry (default $ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS, else none)",
     )
     bucket.add_argument(
         "--skip",

@@ -54,3 +54,21 @@ def test_the_resource_and_the_cli_build_the_same_store(moto_endpoint, s3_bucket,
     assert {(s.bucket, s.prefix, s.storage_class) for s in stores} == {(s3_bucket, "prod", "STANDARD")}
     stores[0].put_bytes("probe.txt", b"x")
     assert stores[1].get_bytes("probe.txt") == b"x"
+
+
+def test_the_store_locks_billing_uploads_as_the_settings_say(moto_endpoint, s3_bucket) -> None:
+    from usage_archive.resources.archive_store import S3ClientResource
+
+    env = {
+        "ARCHIVE_URL": f"s3://{s3_bucket}",
+        "ARCHIVE_OBJECT_LOCK_MODE": "governance",
+        "ARCHIVE_OBJECT_LOCK_DAYS": "2",
+    }
+    resource = build_resources(Settings.from_env(env))["archive_store"].model_copy(
+        update={"s3": S3ClientResource(endpoint_url=moto_endpoint)}
+    )
+    store = resource.get_store()
+    assert isinstance(store, S3ArchiveStore)
+    assert (store.object_lock.mode, store.object_lock.days) == ("GOVERNANCE", 2)
+    assert store.put_bytes("billing-archive/2025/01/manifest.json", b"{}").lock_mode == "GOVERNANCE"
+    assert store.put_bytes("github-actions-usage/workflow-runs-x.parquet", b"x").lock_mode is None

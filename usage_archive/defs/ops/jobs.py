@@ -39,7 +39,14 @@ class BucketSettingsConfig(dg.Config):
         default=False, description="apply: create the bucket with Object Lock if it is missing"
     )
     object_lock_days: int | None = Field(
-        default=None, description=f"default: ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS}"
+        default=None,
+        description="days each billing object is locked from its upload (checked against the billing expiry); "
+        f"default: ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS}",
+    )
+    default_retention_days: int | None = Field(
+        default=None,
+        description="a bucket-wide default retention, only when asked for (never past the usage expiry); "
+        "default: ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS, else none",
     )
     object_lock_mode: str | None = Field(
         default=None,
@@ -102,6 +109,7 @@ def _bucket_report(
             store.prefix,
             object_lock_days=config.object_lock_days,
             object_lock_mode=config.object_lock_mode,
+            default_retention_days=config.default_retention_days,
             skip=tuple(config.skip) if config.skip is not None else None,
         )
         report = action(store.client, settings)

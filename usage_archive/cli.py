@@ -95,22 +95,32 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     return OK
 
 
+def _targets(args: argparse.Namespace, store: ArchiveStore) -> list[Any]:
+    from usage_archive.governance.targets import resolve
+
+    period = None if getattr(args, "all", False) else args.period
+    return resolve(store, args.source, period, args.org)
+
+
+def _nothing(args: argparse.Namespace, store: ArchiveStore) -> int:
+    what = " ".join(x for x in (args.source, None if getattr(args, "all", False) else args.period) if x)
+    print(f"nothing archived{' for ' + what if what else ''} in {store.uri()}", file=sys.stderr)
+    return FINDING
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from usage_archive.governance.audit import summary_table, verify_all, verify_period
+    from usage_archive.governance.audit import summary_table, verify_targets
 
     store = build_store(args)
-    if args.all:
-        results = verify_all(store)
-        if not results:
-            print(f"no archived months in {store.uri()}", file=sys.stderr)
-            return FINDING
-    else:
-        results = [verify_period(store, args.period)]
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    results = verify_targets(store, targets)
     if args.json:
         _print_json([r.as_dict() for r in results])
     else:
         if not args.all:
-            for f in results[0].files:
+            for f in (f for r in results for f in r.files):
                 print(
                     f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
                     f"class={f.storage_class}"
@@ -123,38 +133,53 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from usage_archive.governance.restore import poll_restores, request_restores, summarise
+    from usage_archive.governance.restore import cli_arguments, poll_restores, request_restores, summarise
 
     store = build_store(args)
-    if args.status:
-        record = poll_restores(store, args.period)
-    else:
-        record = request_restores(store, args.period, tier=args.tier, days=args.days)
-        print(
-            f"requested {len(record['requested'])} restore(s) for {record['period']} "
-            f"({args.tier}, readable for {args.days} days once restored)"
-        )
-    print(summarise(record))
-    for entry in record["objects"]:
-        print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
-    if record["status"] == "complete":
-        print(f"ready: usage-archive fetch --period {record['period']} --to DIR")
-        return OK
-    return FINDING if args.status else OK
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    pending = False
+    for target in targets:
+        if args.status:
+            record = poll_restores(store, target)
+        else:
+            record = request_restores(store, target, tier=args.tier, days=args.days)
+            print(
+                f"requested {len(record['requested'])} restore(s) for {target.label} "
+                f"({args.tier}, readable for {args.days} days once restored)"
+            )
+        print(summarise(record))
+        for entry in record["objects"]:
+            print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
+        if record["status"] == "complete":
+            print(f"ready: usage-archive fetch {cli_arguments(target)} --to DIR")
+        else:
+            pending = True
+    return FINDING if args.status and pending else OK
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from usage_archive.governance.fetch import fetch_month
+    from pathlib import Path
 
-    fetched = fetch_month(build_store(args), args.period, args.to)
-    for path in fetched.files:
-        print(f"verified {path}")
-    print(
-        f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
-        f"{fetched.directory}"
-    )
-    if fetched.files:
-        print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
+    from usage_archive.governance.fetch import fetch_period
+
+    store = build_store(args)
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    for target in targets:
+        # Several periods (organisations, or the weeks of a month): one folder each, named by the period.
+        destination = Path(args.to) / target.label if len(targets) > 1 else Path(args.to)
+        fetched = fetch_period(store, target, destination)
+        for path in fetched.files:
+            print(f"verified {path}")
+        print(
+            f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
+            f"{fetched.directory}"
+        )
+        if fetched.files:
+            print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
     return OK
 
 
@@ -163,6 +188,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     result = demo.main()
     return result if isinstance(result, int) else OK
+
+
+PERIOD_HELP = (
+    "a month YYYY-MM (billing; for a weekly source every archived week starting in it) or a week, its Monday "
+    "YYYY-MM-DD (CircleCI, GitHub Actions)"
+)
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["billing", "circleci", "github_actions"],
+        help="which source (default: billing for a month, both weekly sources for a week)",
+    )
+    parser.add_argument(
+        "--org", help="circleci: only this organisation's folder (when several organisations are archived)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,15 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     iam.set_defaults(func=cmd_iam_policy)
 
-    verify = sub.add_parser("verify", help="re-read archived months: sizes, SHA-256, Parquet row counts")
+    verify = sub.add_parser(
+        "verify",
+        help="re-read archived periods against their manifests: sizes, SHA-256, row counts (every source)",
+    )
     which = verify.add_mutually_exclusive_group(required=True)
-    which.add_argument("--period", help="YYYY-MM")
-    which.add_argument("--all", action="store_true", help="every archived month, with a summary table")
+    which.add_argument("--period", help=PERIOD_HELP)
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every archived period (of --source, else of every source), with a table",
+    )
+    _source_arguments(verify)
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
     verify.set_defaults(func=cmd_verify)
 
-    restore = sub.add_parser("restore", help="request restores of a month's Glacier objects, or --status")
-    restore.add_argument("--period", required=True, help="YYYY-MM")
+    restore = sub.add_parser("restore", help="request restores of a period's Glacier objects, or --status")
+    restore.add_argument("--period", required=True, help=PERIOD_HELP)
+    _source_arguments(restore)
     restore.add_argument(
         "--tier",
         choices=["Standard", "Bulk", "Expedited"],
@@ -238,9 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--status", action="store_true", help="only report the state of the last request")
     restore.set_defaults(func=cmd_restore)
 
-    fetch = sub.add_parser("fetch", help="download a month, verified against its manifest")
-    fetch.add_argument("--period", required=True, help="YYYY-MM")
-    fetch.add_argument("--to", required=True, help="destination directory")
+    fetch = sub.add_parser("fetch", help="download a period, verified against its manifest")
+    fetch.add_argument("--period", required=True, help=PERIOD_HELP)
+    _source_arguments(fetch)
+    fetch.add_argument(
+        "--to", required=True, help="destination directory (one folder per period when several match)"
+    )
     fetch.set_defaults(func=cmd_fetch)
 
     demo = sub.add_parser("demo", help="run the local end-to-end demo")

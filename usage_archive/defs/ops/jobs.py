@@ -13,7 +13,7 @@ from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
 from usage_archive.dagster_helpers import as_failure, describe_problems
-from usage_archive.governance.audit import summary_table, verify_all, verify_period
+from usage_archive.governance.audit import summary_table, verify_targets
 from usage_archive.governance.bucket_policy import (
     BucketPolicyError,
     BucketSettings,
@@ -22,6 +22,7 @@ from usage_archive.governance.bucket_policy import (
     check_bucket,
     settings_from_env,
 )
+from usage_archive.governance.targets import BILLING, SOURCES, TargetError, resolve
 from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE
@@ -30,8 +31,16 @@ GOVERNANCE_TAGS = {"usage_archive/area": "governance"}
 
 
 class VerifyArchiveConfig(dg.Config):
-    period: str = Field(default="", description="the month to verify, YYYY-MM (leave empty with all_months)")
-    all_months: bool = Field(default=False, description="verify every archived month")
+    period: str = Field(
+        default="",
+        description="the period to verify: a month YYYY-MM, or a week's Monday YYYY-MM-DD for a weekly source "
+        "(leave empty with all_months)",
+    )
+    all_months: bool = Field(default=False, description="verify every archived period of the source(s)")
+    source: str = Field(
+        default=BILLING, description=f"{', '.join(SOURCES)}, or all (all_months only: every source)"
+    )
+    org: str = Field(default="", description="circleci: only this organisation's folder")
 
 
 class BucketSettingsConfig(dg.Config):
@@ -65,14 +74,16 @@ def verify_archive(
     context: dg.OpExecutionContext, config: VerifyArchiveConfig, archive_store: ArchiveStoreResource
 ) -> None:
     if bool(config.period) == config.all_months:
-        raise dg.Failure("set either period (YYYY-MM) or all_months, not both and not neither")
+        raise dg.Failure("set either period (YYYY-MM, or a Monday) or all_months, not both and not neither")
     store = archive_store.get_store()
+    source = None if config.source == "all" else config.source
     try:
-        results = verify_all(store) if config.all_months else [verify_period(store, config.period)]
-    except (PeriodError, ArchiveStoreError) as exc:
+        targets = resolve(store, source, None if config.all_months else config.period, config.org or None)
+        results = verify_targets(store, targets)
+    except (PeriodError, TargetError, ArchiveStoreError) as exc:
         raise as_failure(exc) from None
     table = summary_table(results)
-    context.log.info(f"verified {len(results)} month(s) in {store.uri()}:\n{table}")
+    context.log.info(f"verified {len(results)} period(s) in {store.uri()}:\n{table}")
     problems = [p for r in results for p in r.problems]
     if problems:
         raise dg.Failure(
@@ -87,7 +98,7 @@ def verify_archive(
 
 @dg.job(tags=GOVERNANCE_TAGS)
 def archive_verify_job() -> None:
-    """Independent verify of one month (config period) or all months, from the store alone."""
+    """Independent verify of one period (config period, source, org) or all of them, from the store alone."""
     verify_archive()
 
 

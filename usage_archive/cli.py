@@ -1,4 +1,5 @@
-"""`usage-archive`: bucket governance, IAM policies, independent verify, restore and fetch, and the demo.
+"""`usage-archive`: bucket governance, IAM policies, independent verify, restore and fetch, the latest partition
+for CI, and the demo.
 
 Exit codes: 0 fine, 1 a finding (drift, mismatch, restore still pending), 2 an error (bad input, S3 refused).
 The archive comes from --archive-url or ARCHIVE_URL (s3://bucket[/prefix] or a local directory, by default
@@ -12,10 +13,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX
 from usage_archive.archive.store import ArchiveStore, ObjectLockPolicy, parse_archive_url, store_from_url
+from usage_archive.periods import Month, Week
 from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE, Settings
 
 OK, FINDING, ERROR = 0, 1, 2
@@ -183,6 +186,34 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return OK
 
 
+def latest_partitions(source: str, settings: Settings, today: date | None = None) -> list[str]:
+    """The partition key(s) of the source's newest complete period: the month that ended last (billing,
+    `YYYY-MM-01`), the week that ended last (GitHub Actions, `YYYY-MM-DD`, its Monday); for CircleCI that week,
+    or with several organisations configured one `<org>|<YYYY-MM-DD>` key per organisation (the org × week
+    partitions of defs/circleci/partitions.py), one per line, in CIRCLECI_ORG_ID's order."""
+    if source == "billing":
+        month = Month.last_ended(today)
+        if month < settings.billing_start_month:
+            raise UsageError(
+                f"no billing month has ended since BILLING_ARCHIVE_START_MONTH ({settings.billing_start_month})"
+            )
+        return [month.key]
+    week = Week.last_ended(today)
+    if week < settings.start_week:
+        raise UsageError(f"no week has ended since USAGE_ARCHIVE_START_WEEK ({settings.start_week})")
+    orgs = settings.circleci_org_ids() if source == "circleci" else ()
+    if len(orgs) > 1:
+        return [f"{org}|{week.key}" for org in orgs]
+    return [week.key]
+
+
+def cmd_latest_partition(args: argparse.Namespace) -> int:
+    today = date.fromisoformat(args.today) if args.today else None
+    for key in latest_partitions(args.source, Settings.from_env(), today):
+        print(key)
+    return OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from usage_archive import demo  # imported late: it pulls in Dagster and the whole code location
 
@@ -296,6 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, help="destination directory (one folder per period when several match)"
     )
     fetch.set_defaults(func=cmd_fetch)
+
+    latest = sub.add_parser(
+        "latest-partition",
+        help="print the partition key of the source's newest complete period (one line per CircleCI "
+        "organisation when several are configured), for `dagster asset materialize --partition` in CI",
+    )
+    latest.add_argument("source", choices=["billing", "circleci", "github_actions"])
+    latest.add_argument("--today", help="the day to count from, YYYY-MM-DD (default: today, UTC)")
+    latest.set_defaults(func=cmd_latest_partition)
 
     demo = sub.add_parser("demo", help="run the local end-to-end demo")
     demo.set_defaults(func=cmd_demo)

@@ -106,7 +106,8 @@ def build_circleci_assets(
         pool="circleci_usage_api",
         description="The week's CircleCI Usage API export (Monday 00:00 to Sunday 23:59:59 UTC): every gzip part "
         f"merged into one CSV with a single header, stored as {CIRCLECI_PREFIX}/usage-data-<monday>-"
-        "to-<next monday>.csv (one folder per organisation when several are configured).",
+        "to-<next monday>.csv (one folder per organisation when several are configured), then the week's "
+        "manifest (…-manifest.json) listing it and its export jobs.",
     )
     def usage_csv(
         context: dg.AssetExecutionContext,
@@ -145,7 +146,8 @@ def build_circleci_assets(
         automation_condition=JSON_FOLLOWS_CSV,
         description="The week's usage as pipelines → workflows → jobs with project, trigger, timestamps, status, "
         "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
-        "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",
+        "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV (which must "
+        "be the one the week's manifest lists), then the manifest is written again listing both.",
     )
     def usage_hierarchical_json(
         context: dg.AssetExecutionContext,

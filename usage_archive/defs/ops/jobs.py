@@ -67,7 +67,7 @@ class BucketSettingsConfig(dg.Config):
 
 
 @dg.op(
-    description="Re-read manifests and objects from the archive: sizes, SHA-256, Parquet row counts.",
+    description="Re-read manifests and objects from the archive: sizes, SHA-256, row counts (every source).",
     tags=GOVERNANCE_TAGS,
 )
 def verify_archive(

@@ -221,3 +221,45 @@ def test_verify_all_covers_every_source(archived, capsys: pytest.CaptureFixture[
     code, _, err = cli(capsys, "verify", "--source", "billing", "--period", WEEK)
     assert code == 2
     assert "billing is archived by month" in err
+
+
+def test_the_restore_sensor_and_the_verify_job_take_weeks(
+    archived, moto_endpoint: str, s3_bucket: str
+) -> None:
+    from usage_archive.defs.ops.jobs import archive_verify_job
+    from usage_archive.defs.ops.sensors import restore_completed
+    from usage_archive.governance.restore import request_restores
+    from usage_archive.governance.targets import ArchivedPeriod
+    from usage_archive.resources.alerts import AlertWebhookResource
+    from usage_archive.resources.archive_store import ArchiveStoreResource, S3ClientResource
+
+    _defs, store = archived
+    for key in (CSV, JSON_KEY, MANIFEST):
+        store.put_bytes(key, store.get_bytes(key), storage_class="GLACIER")
+    request_restores(store, ArchivedPeriod("circleci", LAST_WEEK))
+    resource = ArchiveStoreResource(
+        url=f"s3://{s3_bucket}/{PREFIX}",
+        storage_class="STANDARD",
+        s3=S3ClientResource(endpoint_url=moto_endpoint),
+    )
+    resources = {"archive_store": resource, "alert_webhook": AlertWebhookResource()}
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources) as context:
+        requests = restore_completed(context)
+    config = {"period": WEEK, "source": "circleci", "org": ""}
+    assert [r.run_config for r in requests] == [{"ops": {"verify_archive": {"config": config}}}]
+    run = archive_verify_job.execute_in_process(
+        run_config=requests[0].run_config, resources={"archive_store": resource}
+    )
+    assert run.success  # the restored week reads back in full
+
+    store.delete(JSON_KEY)
+    every_source = {"ops": {"verify_archive": {"config": {"all_months": True, "source": "all"}}}}
+    for run_config in (requests[0].run_config, every_source):
+        failed = archive_verify_job.execute_in_process(
+            run_config=run_config, resources={"archive_store": resource}, raise_on_error=False
+        )
+        assert not failed.success
+        assert (
+            f"{JSON_KEY} is missing"
+            in failed.failure_data_for_node("verify_archive").user_failure_data.description
+        )

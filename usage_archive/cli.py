@@ -1,4 +1,5 @@
-"""`usage-archive`: bucket governance, IAM policies, independent verify, restore and fetch, and the demo.
+"""`usage-archive`: bucket governance, IAM policies, independent verify, restore and fetch, the latest partition
+for CI, and the demo.
 
 Exit codes: 0 fine, 1 a finding (drift, mismatch, restore still pending), 2 an error (bad input, S3 refused).
 The archive comes from --archive-url or ARCHIVE_URL (s3://bucket[/prefix] or a local directory, by default
@@ -12,10 +13,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from usage_archive.archive.layout import BILLING_PREFIX
-from usage_archive.archive.store import ArchiveStore, parse_archive_url, store_from_url
+from usage_archive.archive.store import ArchiveStore, ObjectLockPolicy, parse_archive_url, store_from_url
+from usage_archive.periods import Month, Week
 from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE, Settings
 
 OK, FINDING, ERROR = 0, 1, 2
@@ -30,7 +33,12 @@ def _archive_url(args: argparse.Namespace) -> str:
 
 
 def build_store(args: argparse.Namespace) -> ArchiveStore:
-    return store_from_url(_archive_url(args), storage_class=Settings.from_env().storage_class)
+    settings = Settings.from_env()
+    return store_from_url(
+        _archive_url(args),
+        storage_class=settings.storage_class,
+        object_lock=ObjectLockPolicy(settings.object_lock_mode, settings.object_lock_days),
+    )
 
 
 def _s3_location(args: argparse.Namespace) -> tuple[str, str]:
@@ -63,6 +71,7 @@ def cmd_bucket(args: argparse.Namespace) -> int:
         prefix,
         object_lock_days=args.object_lock_days,
         object_lock_mode=args.object_lock_mode,
+        default_retention_days=args.default_retention_days,
         skip=skip,
     )
     client = boto3.client("s3")
@@ -89,22 +98,32 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     return OK
 
 
+def _targets(args: argparse.Namespace, store: ArchiveStore) -> list[Any]:
+    from usage_archive.governance.targets import resolve
+
+    period = None if getattr(args, "all", False) else args.period
+    return resolve(store, args.source, period, args.org)
+
+
+def _nothing(args: argparse.Namespace, store: ArchiveStore) -> int:
+    what = " ".join(x for x in (args.source, None if getattr(args, "all", False) else args.period) if x)
+    print(f"nothing archived{' for ' + what if what else ''} in {store.uri()}", file=sys.stderr)
+    return FINDING
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from usage_archive.governance.audit import summary_table, verify_all, verify_period
+    from usage_archive.governance.audit import summary_table, verify_targets
 
     store = build_store(args)
-    if args.all:
-        results = verify_all(store)
-        if not results:
-            print(f"no archived months in {store.uri()}", file=sys.stderr)
-            return FINDING
-    else:
-        results = [verify_period(store, args.period)]
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    results = verify_targets(store, targets)
     if args.json:
         _print_json([r.as_dict() for r in results])
     else:
         if not args.all:
-            for f in results[0].files:
+            for f in (f for r in results for f in r.files):
                 print(
                     f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
                     f"class={f.storage_class}"
@@ -117,38 +136,81 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from usage_archive.governance.restore import poll_restores, request_restores, summarise
+    from usage_archive.governance.restore import cli_arguments, poll_restores, request_restores, summarise
 
     store = build_store(args)
-    if args.status:
-        record = poll_restores(store, args.period)
-    else:
-        record = request_restores(store, args.period, tier=args.tier, days=args.days)
-        print(
-            f"requested {len(record['requested'])} restore(s) for {record['period']} "
-            f"({args.tier}, readable for {args.days} days once restored)"
-        )
-    print(summarise(record))
-    for entry in record["objects"]:
-        print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
-    if record["status"] == "complete":
-        print(f"ready: usage-archive fetch --period {record['period']} --to DIR")
-        return OK
-    return FINDING if args.status else OK
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    pending = False
+    for target in targets:
+        if args.status:
+            record = poll_restores(store, target)
+        else:
+            record = request_restores(store, target, tier=args.tier, days=args.days)
+            print(
+                f"requested {len(record['requested'])} restore(s) for {target.label} "
+                f"({args.tier}, readable for {args.days} days once restored)"
+            )
+        print(summarise(record))
+        for entry in record["objects"]:
+            print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
+        if record["status"] == "complete":
+            print(f"ready: usage-archive fetch {cli_arguments(target)} --to DIR")
+        else:
+            pending = True
+    return FINDING if args.status and pending else OK
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from usage_archive.governance.fetch import fetch_month
+    from pathlib import Path
 
-    fetched = fetch_month(build_store(args), args.period, args.to)
-    for path in fetched.files:
-        print(f"verified {path}")
-    print(
-        f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
-        f"{fetched.directory}"
-    )
-    if fetched.files:
-        print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
+    from usage_archive.governance.fetch import fetch_period
+
+    store = build_store(args)
+    targets = _targets(args, store)
+    if not targets:
+        return _nothing(args, store)
+    for target in targets:
+        # Several periods (organisations, or the weeks of a month): one folder each, named by the period.
+        destination = Path(args.to) / target.label if len(targets) > 1 else Path(args.to)
+        fetched = fetch_period(store, target, destination)
+        for path in fetched.files:
+            print(f"verified {path}")
+        print(
+            f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
+            f"{fetched.directory}"
+        )
+        if fetched.files:
+            print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
+    return OK
+
+
+def latest_partitions(source: str, settings: Settings, today: date | None = None) -> list[str]:
+    """The partition key(s) of the source's newest complete period: the month that ended last (billing,
+    `YYYY-MM-01`), the week that ended last (GitHub Actions, `YYYY-MM-DD`, its Monday); for CircleCI that week,
+    or with several organisations configured one `<org>|<YYYY-MM-DD>` key per organisation (the org × week
+    partitions of defs/circleci/partitions.py), one per line, in CIRCLECI_ORG_ID's order."""
+    if source == "billing":
+        month = Month.last_ended(today)
+        if month < settings.billing_start_month:
+            raise UsageError(
+                f"no billing month has ended since BILLING_ARCHIVE_START_MONTH ({settings.billing_start_month})"
+            )
+        return [month.key]
+    week = Week.last_ended(today)
+    if week < settings.start_week:
+        raise UsageError(f"no week has ended since USAGE_ARCHIVE_START_WEEK ({settings.start_week})")
+    orgs = settings.circleci_org_ids() if source == "circleci" else ()
+    if len(orgs) > 1:
+        return [f"{org}|{week.key}" for org in orgs]
+    return [week.key]
+
+
+def cmd_latest_partition(args: argparse.Namespace) -> int:
+    today = date.fromisoformat(args.today) if args.today else None
+    for key in latest_partitions(args.source, Settings.from_env(), today):
+        print(key)
     return OK
 
 
@@ -157,6 +219,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     result = demo.main()
     return result if isinstance(result, int) else OK
+
+
+PERIOD_HELP = (
+    "a month YYYY-MM (billing; for a weekly source every archived week starting in it) or a week, its Monday "
+    "YYYY-MM-DD (CircleCI, GitHub Actions)"
+)
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["billing", "circleci", "github_actions"],
+        help="which source (default: billing for a month, both weekly sources for a week)",
+    )
+    parser.add_argument(
+        "--org", help="circleci: only this organisation's folder (when several organisations are archived)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,12 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     bucket.add_argument(
         "--object-lock-days",
         type=int,
-        help=f"default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})",
+        help="days each billing object is locked from its upload, checked against the billing expiry "
+        f"(default $ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS})",
     )
     bucket.add_argument(
         "--object-lock-mode",
         choices=["COMPLIANCE", "GOVERNANCE"],
-        help=f"default $ARCHIVE_OBJECT_LOCK_MODE or {DEFAULT_OBJECT_LOCK_MODE}",
+        help=f"billing objects' lock mode, and a default retention's (default $ARCHIVE_OBJECT_LOCK_MODE or "
+        f"{DEFAULT_OBJECT_LOCK_MODE})",
+    )
+    bucket.add_argument(
+        "--default-retention-days",
+        type=int,
+        help="a bucket-wide default retention, only when asked for: it locks every object, usage data included, "
+        "so it may not outlast the usage expiry (default $ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS, else none)",
     )
     bucket.add_argument(
         "--skip",
@@ -203,15 +290,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     iam.set_defaults(func=cmd_iam_policy)
 
-    verify = sub.add_parser("verify", help="re-read archived months: sizes, SHA-256, Parquet row counts")
+    verify = sub.add_parser(
+        "verify",
+        help="re-read archived periods against their manifests: sizes, SHA-256, row counts (every source)",
+    )
     which = verify.add_mutually_exclusive_group(required=True)
-    which.add_argument("--period", help="YYYY-MM")
-    which.add_argument("--all", action="store_true", help="every archived month, with a summary table")
+    which.add_argument("--period", help=PERIOD_HELP)
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every archived period (of --source, else of every source), with a table",
+    )
+    _source_arguments(verify)
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
     verify.set_defaults(func=cmd_verify)
 
-    restore = sub.add_parser("restore", help="request restores of a month's Glacier objects, or --status")
-    restore.add_argument("--period", required=True, help="YYYY-MM")
+    restore = sub.add_parser("restore", help="request restores of a period's Glacier objects, or --status")
+    restore.add_argument("--period", required=True, help=PERIOD_HELP)
+    _source_arguments(restore)
     restore.add_argument(
         "--tier",
         choices=["Standard", "Bulk", "Expedited"],
@@ -224,10 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--status", action="store_true", help="only report the state of the last request")
     restore.set_defaults(func=cmd_restore)
 
-    fetch = sub.add_parser("fetch", help="download a month, verified against its manifest")
-    fetch.add_argument("--period", required=True, help="YYYY-MM")
-    fetch.add_argument("--to", required=True, help="destination directory")
+    fetch = sub.add_parser("fetch", help="download a period, verified against its manifest")
+    fetch.add_argument("--period", required=True, help=PERIOD_HELP)
+    _source_arguments(fetch)
+    fetch.add_argument(
+        "--to", required=True, help="destination directory (one folder per period when several match)"
+    )
     fetch.set_defaults(func=cmd_fetch)
+
+    latest = sub.add_parser(
+        "latest-partition",
+        help="print the partition key of the source's newest complete period (one line per CircleCI "
+        "organisation when several are configured), for `dagster asset materialize --partition` in CI",
+    )
+    latest.add_argument("source", choices=["billing", "circleci", "github_actions"])
+    latest.add_argument("--today", help="the day to count from, YYYY-MM-DD (default: today, UTC)")
+    latest.set_defaults(func=cmd_latest_partition)
 
     demo = sub.add_parser("demo", help="run the local end-to-end demo")
     demo.set_defaults(func=cmd_demo)

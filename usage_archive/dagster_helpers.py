@@ -11,6 +11,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported at the top level in 1.13
 )
 
+# The checks every manifest-backed asset carries (billing tables, CircleCI's CSV and JSON, GitHub Actions' runs):
+# each stored object against its manifest entry.
+ROW_COUNT_MATCHES_MANIFEST = "row_count_matches_manifest"
+CHECKSUM_MATCHES_MANIFEST = "checksum_matches_manifest"
+
 # The longest failure or check description we write. Longer lists end with "… and N more"; the count of
 # problems is always complete (in the text and in the check's metadata).
 DESCRIPTION_LIMIT = 2000
@@ -64,6 +69,29 @@ def check_result(
         description=describe_problems(problems),
         metadata={**(metadata or {}), "problems": len(problems)},
     )
+
+
+def manifest_check_specs(
+    asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None, what: str
+) -> list[dg.AssetCheckSpec]:
+    """The two blocking checks of an object listed in its period's manifest (`what` names the object)."""
+    return [
+        dg.AssetCheckSpec(
+            ROW_COUNT_MATCHES_MANIFEST,
+            asset=asset_key,
+            blocking=True,
+            partitions_def=partitions_def,
+            description=f"the stored {what}'s record count = its manifest entry's",
+        ),
+        dg.AssetCheckSpec(
+            CHECKSUM_MATCHES_MANIFEST,
+            asset=asset_key,
+            blocking=True,
+            partitions_def=partitions_def,
+            description=f"the stored {what}'s bytes and SHA-256 = its manifest entry's (the manifest exists, "
+            "lists it, and was written after it)",
+        ),
+    ]
 
 
 def latest_materialization_metadata(

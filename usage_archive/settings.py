@@ -36,8 +36,9 @@ DEFAULT_CIRCLECI_USD_PER_CREDIT = Decimal("0.0006")
 # more than the larger of these (docs/ci_costs.md).
 DEFAULT_LEDGER_TOLERANCE_PERCENT = Decimal("2")
 DEFAULT_LEDGER_TOLERANCE_USD = Decimal("1")
-# Ten years: the manifest's retention_years and the billing expiry. COMPLIANCE retention can never be shortened
-# or removed, not even by the root account, so a smaller value must be chosen on purpose.
+# Ten years: the manifest's retention_years and the billing expiry. Each billing object (files and manifest) is
+# locked for this long from its upload. COMPLIANCE retention can never be shortened or removed, not even by the
+# root account, so a smaller value must be chosen on purpose.
 DEFAULT_OBJECT_LOCK_DAYS = 3650
 DEFAULT_OBJECT_LOCK_MODE = "COMPLIANCE"
 OBJECT_LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
@@ -60,6 +61,9 @@ BUCKET_DAYS = {
     "ARCHIVE_BILLING_EXPIRE_DAYS": ("billing_expire_days", 3650),
     "ARCHIVE_USAGE_GLACIER_DAYS": ("usage_glacier_days", 90),
     "ARCHIVE_USAGE_EXPIRE_DAYS": ("usage_expire_days", 365),
+    # A bucket-wide default retention, only when asked for: it would lock every object, usage data and working
+    # files included (billing objects are locked one by one at upload, ARCHIVE_OBJECT_LOCK_DAYS).
+    "ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS": ("default_retention_days", None),
 }
 # Secrets: resources bind them as dg.EnvVar (resolved at run time, hidden in the UI) and alerts redact their
 # values. The AWS and Dagster ones are read by boto3 and the deployment, and only redacted here.
@@ -195,7 +199,7 @@ class Settings:
     ledger_tolerance_usd: Decimal = DEFAULT_LEDGER_TOLERANCE_USD  # GITHUB_LEDGER_TOLERANCE_USD
     alert_webhook_url: str | None = None  # ALERT_WEBHOOK_URL (secret: its path is the token)
     ui_url: str = DEFAULT_UI_URL  # DAGSTER_UI_URL: base of the run links in alerts
-    object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE  # ARCHIVE_OBJECT_LOCK_MODE
+    object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE  # ARCHIVE_OBJECT_LOCK_MODE: billing objects' lock mode
     bucket_days: Mapping[str, int] = field(default_factory=dict)  # ARCHIVE_*_DAYS that are set (BUCKET_DAYS)
     bucket_skip: tuple[str, ...] = ()  # ARCHIVE_BUCKET_SKIP: bucket settings left alone, comma-separated
     given: frozenset[str] = frozenset()  # every variable that is set (non-empty)
@@ -263,6 +267,11 @@ class Settings:
 
     def is_set(self, name: str) -> bool:
         return name in self.given
+
+    @property
+    def object_lock_days(self) -> int:
+        """ARCHIVE_OBJECT_LOCK_DAYS: how long each billing object stays locked after its upload."""
+        return self.bucket_days.get("ARCHIVE_OBJECT_LOCK_DAYS", DEFAULT_OBJECT_LOCK_DAYS)
 
     def circleci_org_ids(self) -> tuple[str, ...]:
         """The organisations CIRCLECI_ORG_ID lists; SettingsError when it is malformed."""

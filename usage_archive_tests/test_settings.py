@@ -92,6 +92,11 @@ def test_bucket_policy_values_have_defaults_and_take_the_variables() -> None:
     assert values["billing_expire_days"] == 3650
     assert values["skip"] == ("public_access_block",)
     assert values["object_lock_mode"] == "COMPLIANCE"
+    assert values["default_retention_days"] is None  # no bucket-wide default retention unless asked for
+    asked = Settings.from_env({"ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS": "30"})
+    assert asked.bucket_policy_values()["default_retention_days"] == 30
+    assert asked.object_lock_days == 3650  # billing objects' own retention, set at upload
+    assert Settings.from_env({"ARCHIVE_OBJECT_LOCK_DAYS": "7"}).object_lock_days == 7
 
 
 def test_secret_settings_lists_only_the_secrets_that_are_set() -> None:

@@ -6,9 +6,11 @@ Keys are relative to the archive root (ARCHIVE_URL's bucket and prefix, or its d
     billing-archive/<YYYY>/<MM>/manifest.json                    the month's manifest, written last
     circleci-usage-data/[<org>/]usage-data-<week>.csv             a week of CircleCI usage (an org folder only
     circleci-usage-data/[<org>/]usage-data-<week>-hierarchical.json   when several organisations are archived)
+    circleci-usage-data/[<org>/]usage-data-<week>-manifest.json   the week's manifest, written after its files
     github-actions-usage/workflow-runs-<week>.parquet             a week of GitHub Actions runs and jobs
     github-actions-usage/billing-usage-<week>.parquet             a week of GitHub's billing usage ledger
     ci-costs/ci-costs-<week>.parquet                              a week's CI cost by provider, team and project
+    github-actions-usage/workflow-runs-<week>-manifest.json       the week's manifest, written after its file
 
 where <week> is `<Monday>-to-<next Monday>`. Working folders, deleted from once they have served:
 
@@ -17,6 +19,7 @@ where <week> is `<Monday>-to-<next Monday>`. Working folders, deleted from once 
     circleci-usage-data/imported/                                 where imported exports are moved
     github-actions-usage/.progress/<Monday>/{done,partial}/…      per-repository progress a retry resumes
     .restores/billing-archive-<YYYY>-<MM>.json                    a month's restore request and its state
+    .restores/<a week's stem, '/' as '-'>.json                    a week's restore request and its state
 
 Bucket lifecycle rules, IAM policies, verify, restore and the three sources all build their keys here.
 """
@@ -45,6 +48,7 @@ RESTORE_RECORDS_PREFIX = ".restores"
 WORKING_STATE_PREFIXES = (CIRCLECI_EXPORT_JOBS_PREFIX, CIRCLECI_INCOMING_PREFIX, GITHUB_PROGRESS_PREFIX)
 
 MANIFEST_NAME = "manifest.json"
+WEEK_MANIFEST_SUFFIX = "-manifest.json"  # a week's manifest sits beside its files: `<stem>-manifest.json`
 REJECTED_SUFFIX = ".rejected.txt"
 _BILLING_MONTH_FOLDER = re.compile(rf"^{re.escape(BILLING_PREFIX)}/(\d{{4}})/(\d{{2}})/")
 
@@ -78,7 +82,22 @@ def restore_record_key(month: Month) -> str:
     return f"{RESTORE_RECORDS_PREFIX}/{billing_folder(month).replace('/', '-')}.json"
 
 
+def week_restore_record_key(stem: str) -> str:
+    """The restore record of the week whose objects start with `stem` (its manifest key minus the suffix)."""
+    return f"{RESTORE_RECORDS_PREFIX}/{stem.replace('/', '-')}.json"
+
+
 # -- CircleCI -----------------------------------------------------------------------------------------------------
+CIRCLECI_CSV_SUFFIX = ".csv"
+CIRCLECI_JSON_SUFFIX = "-hierarchical.json"
+
+
+def circleci_stem(org_folder: str | None, week: Week) -> str:
+    """`circleci-usage-data/[<org_folder>/]usage-data-<week>`: every object of the week starts with it."""
+    folder = f"{CIRCLECI_PREFIX}/{org_folder}" if org_folder else CIRCLECI_PREFIX
+    return f"{folder}/usage-data-{week.label}"
+
+
 @dataclass(frozen=True)
 class CircleCILayout:
     """Where a week lands. One (or no) configured organisation: flat; several: a folder per organisation."""
@@ -93,16 +112,46 @@ class CircleCILayout:
         return f"{CIRCLECI_PREFIX}/{org_id}" if self.per_org_folders else CIRCLECI_PREFIX
 
     def stem(self, org_id: str, week: Week) -> str:
-        return f"{self.folder(org_id)}/usage-data-{week.label}"
+        return circleci_stem(org_id if self.per_org_folders else None, week)
 
     def csv_key(self, org_id: str, week: Week) -> str:
-        return f"{self.stem(org_id, week)}.csv"
+        return f"{self.stem(org_id, week)}{CIRCLECI_CSV_SUFFIX}"
 
     def json_key(self, org_id: str, week: Week) -> str:
-        return f"{self.stem(org_id, week)}-hierarchical.json"
+        return f"{self.stem(org_id, week)}{CIRCLECI_JSON_SUFFIX}"
+
+    def manifest_key(self, org_id: str, week: Week) -> str:
+        return f"{self.stem(org_id, week)}{WEEK_MANIFEST_SUFFIX}"
 
     def accepts(self, org_id: str) -> bool:
         return not self.org_ids or org_id in self.org_ids
+
+
+CIRCLECI_WORKING_FOLDERS = tuple(
+    p.rsplit("/", 1)[1]
+    for p in (CIRCLECI_EXPORT_JOBS_PREFIX, CIRCLECI_INCOMING_PREFIX, CIRCLECI_IMPORTED_PREFIX)
+)
+_CIRCLECI_WEEK_OBJECT = re.compile(
+    rf"^{re.escape(CIRCLECI_PREFIX)}/(?:([^/]+)/)?usage-data-(\d{{4}}-\d{{2}}-\d{{2}})-to-(\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"({re.escape(CIRCLECI_CSV_SUFFIX)}|{re.escape(CIRCLECI_JSON_SUFFIX)}|{re.escape(WEEK_MANIFEST_SUFFIX)})$"
+)
+_CIRCLECI_KINDS = {CIRCLECI_CSV_SUFFIX: "csv", CIRCLECI_JSON_SUFFIX: "json", WEEK_MANIFEST_SUFFIX: "manifest"}
+
+
+def circleci_week_of(key: str) -> tuple[str | None, Week, str] | None:
+    """(organisation folder or None when flat, week, "csv" | "json" | "manifest") of an archived week's object;
+    None for any other key (working folders included)."""
+    match = _CIRCLECI_WEEK_OBJECT.match(key)
+    if not match or match.group(1) in CIRCLECI_WORKING_FOLDERS:
+        return None
+    week = _week_of_label(match.group(2), match.group(3))
+    return (match.group(1), week, _CIRCLECI_KINDS[match.group(4)]) if week else None
+
+
+def circleci_week_keys(org_folder: str | None, week: Week) -> dict[str, str]:
+    """The keys of a week's objects by kind ("csv", "json", "manifest"), in `org_folder` (None: flat)."""
+    stem = circleci_stem(org_folder, week)
+    return {kind: stem + suffix for suffix, kind in _CIRCLECI_KINDS.items()}
 
 
 def circleci_export_job_key(org_id: str, week: Week) -> str:
@@ -131,6 +180,33 @@ def github_workflow_runs_key(week: Week) -> str:
 def github_billing_usage_key(week: Week) -> str:
     """`github-actions-usage/billing-usage-<Monday>-to-<next Monday>.parquet`: the week's billing ledger."""
     return f"{GITHUB_ACTIONS_PREFIX}/billing-usage-{week.label}.parquet"
+
+
+def github_workflow_runs_manifest_key(week: Week) -> str:
+    return f"{GITHUB_ACTIONS_PREFIX}/workflow-runs-{week.label}{WEEK_MANIFEST_SUFFIX}"
+
+
+_GITHUB_WEEK_OBJECT = re.compile(
+    rf"^{re.escape(GITHUB_ACTIONS_PREFIX)}/workflow-runs-(\d{{4}}-\d{{2}}-\d{{2}})-to-(\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(\.parquet|{re.escape(WEEK_MANIFEST_SUFFIX)})$"
+)
+
+
+def github_week_of(key: str) -> tuple[Week, str] | None:
+    """(week, "parquet" | "manifest") of an archived GitHub Actions week's object, else None."""
+    match = _GITHUB_WEEK_OBJECT.match(key)
+    week = _week_of_label(match.group(1), match.group(2)) if match else None
+    if match is None or week is None:
+        return None
+    return week, "parquet" if match.group(3) == ".parquet" else "manifest"
+
+
+def _week_of_label(monday: str, next_monday: str) -> Week | None:
+    try:
+        week = Week.parse(monday)
+    except ValueError:
+        return None
+    return week if week.end_day.isoformat() == next_monday else None
 
 
 def github_progress_folder(week: Week) -> str:

@@ -1,7 +1,8 @@
 """The archive store: a local directory or an S3 bucket (with an optional key prefix), one interface for both.
 
 No Dagster import: the CLI (verify, restore, bucket) and the Dagster resources share this code.
-Keys are always relative to the archive root and use forward slashes.
+Keys are always relative to the archive root and use forward slashes. On S3, objects under the prefixes of an
+`ObjectLockPolicy` (the billing archive) are locked one by one as they are uploaded.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from usage_archive.settings import DEFAULT_STORAGE_CLASS
+from usage_archive.archive.layout import BILLING_PREFIX
+from usage_archive.settings import DEFAULT_STORAGE_CLASS, OBJECT_LOCK_MODES
 
 SHA256_CHUNK = 1 << 20
 DEFAULT_ENCRYPTION = "AES256"
@@ -42,6 +45,8 @@ class StoredObject:
     restore: str | None = None  # S3's x-amz-restore header: 'ongoing-request="true"' or '… expiry-date=…'
     metadata: dict[str, str] = field(default_factory=dict)
     modified: float | None = None  # when the object was last written (POSIX seconds), as listed
+    lock_mode: str | None = None  # Object Lock retention of this version (COMPLIANCE/GOVERNANCE), if any
+    retain_until: datetime | None = None
 
     @property
     def needs_restore(self) -> bool:
@@ -49,6 +54,35 @@ class StoredObject:
         if self.storage_class not in ARCHIVED_CLASSES:
             return False
         return not (self.restore and 'ongoing-request="false"' in self.restore)
+
+
+@dataclass(frozen=True)
+class ObjectLockPolicy:
+    """Which uploads are locked, how and for how long: each object under `prefixes` gets Object Lock retention
+    `mode` until its upload time + `days` (the billing archive, files and manifest: ARCHIVE_OBJECT_LOCK_MODE and
+    ARCHIVE_OBJECT_LOCK_DAYS). Nothing else is locked, so usage data and working files go when their lifecycle
+    says. A retention set at upload needs no bucket-wide default, and a new version (a month archived again)
+    leaves the earlier versions locked as they were."""
+
+    mode: str
+    days: int
+    prefixes: tuple[str, ...] = (BILLING_PREFIX,)
+
+    def __post_init__(self) -> None:
+        if self.mode not in OBJECT_LOCK_MODES:
+            raise ValueError(
+                f"ARCHIVE_OBJECT_LOCK_MODE {self.mode!r} is not an Object Lock mode ({', '.join(OBJECT_LOCK_MODES)})"
+            )
+        if self.days < 1:
+            raise ValueError(f"ARCHIVE_OBJECT_LOCK_DAYS must be at least 1 day, not {self.days}")
+
+    def applies_to(self, key: str) -> bool:
+        return any(key == p or key.startswith(p + "/") for p in self.prefixes)
+
+    def retain_until(self, now: datetime | None = None) -> datetime:
+        """Upload time + days, in whole seconds (S3 keeps retention dates to the second)."""
+        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+        return moment + timedelta(days=self.days)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -208,7 +242,8 @@ def _s3_error_message(exc: Exception, action: str, uri: str) -> str:
 
 class S3ArchiveStore:
     """A bucket plus an optional key prefix. Every upload carries a SHA-256 checksum that S3 verifies,
-    server-side encryption and a storage class; files above the multipart threshold go up in parts."""
+    server-side encryption and a storage class, and, under the `object_lock` policy's prefixes, its own Object Lock
+    retention; files above the multipart threshold go up in parts."""
 
     def __init__(
         self,
@@ -219,6 +254,7 @@ class S3ArchiveStore:
         storage_class: str = DEFAULT_STORAGE_CLASS,
         server_side_encryption: str = DEFAULT_ENCRYPTION,
         multipart_threshold: int = 64 * 1024 * 1024,
+        object_lock: ObjectLockPolicy | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -226,6 +262,7 @@ class S3ArchiveStore:
         self.storage_class = storage_class
         self.server_side_encryption = server_side_encryption
         self.multipart_threshold = multipart_threshold
+        self.object_lock = object_lock
 
     def object_key(self, key: str) -> str:
         _validate_key(key)
@@ -253,7 +290,9 @@ class S3ArchiveStore:
                 f"S3 {action} failed for {self.uri(key)}: {type(exc).__name__}: {exc}"
             ) from None
 
-    def _put_args(self, sha256_hex: str, storage_class: str | None, content_type: str) -> dict[str, Any]:
+    def _put_args(
+        self, key: str, sha256_hex: str, storage_class: str | None, content_type: str
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {
             "ContentType": content_type,
             "Metadata": {"sha256": sha256_hex},
@@ -261,18 +300,40 @@ class S3ArchiveStore:
         }
         if self.server_side_encryption:
             args["ServerSideEncryption"] = self.server_side_encryption
+        if self.object_lock is not None and self.object_lock.applies_to(key):
+            args["ObjectLockMode"] = self.object_lock.mode
+            args["ObjectLockRetainUntilDate"] = self.object_lock.retain_until()
         return args
+
+    @staticmethod
+    def _upload_action(args: dict[str, Any], action: str = "upload") -> str:
+        """How an upload is named in an error: a locked one says so (a bucket without Object Lock refuses it)."""
+        if "ObjectLockMode" in args:
+            return f"{action} with Object Lock ({args['ObjectLockMode']})"
+        return action
+
+    @staticmethod
+    def _stored(key: str, size: int, digest: str, args: dict[str, Any], version: str | None) -> StoredObject:
+        return StoredObject(
+            key=key,
+            bytes=size,
+            sha256=digest,
+            storage_class=args["StorageClass"],
+            version_id=version,
+            lock_mode=args.get("ObjectLockMode"),
+            retain_until=args.get("ObjectLockRetainUntilDate"),
+        )
 
     def put_file(
         self, key, path, *, sha256=None, content_type="application/octet-stream", storage_class=None
     ):
         size = os.path.getsize(path)
         digest = sha256 or sha256_file(path)
-        args = self._put_args(digest, storage_class, content_type)
+        args = self._put_args(key, digest, storage_class, content_type)
         if size < self.multipart_threshold:
             with open(path, "rb") as body:
                 response = self._call(
-                    "upload",
+                    self._upload_action(args),
                     key,
                     self.client.put_object,
                     Bucket=self.bucket,
@@ -292,7 +353,7 @@ class S3ArchiveStore:
                 multipart_chunksize=max(self.multipart_threshold // 4, 8 * 1024 * 1024),
             )
             self._call(
-                "multipart upload",
+                self._upload_action(args, "multipart upload"),
                 key,
                 self.client.upload_file,
                 Filename=str(path),
@@ -301,16 +362,35 @@ class S3ArchiveStore:
                 ExtraArgs={**args, "ChecksumAlgorithm": "SHA256"},
                 Config=config,
             )
-            version = None
-        return StoredObject(
-            key=key, bytes=size, sha256=digest, storage_class=args["StorageClass"], version_id=version
-        )
+            version = self._ensure_locked(key, args)
+        return self._stored(key, size, digest, args, version)
+
+    def _ensure_locked(self, key: str, args: dict[str, Any]) -> str | None:
+        """After a multipart upload: the new version's id, locked as `args` asks. AWS takes the lock with the
+        upload; some S3-compatible servers (moto among them) drop it from multipart uploads, so a version found
+        without it gets its retention at once (the same s3:PutObjectRetention the locked upload needs)."""
+        head = self.head(key)
+        version = head.version_id if head else None
+        if "ObjectLockMode" in args and head is not None and head.lock_mode != args["ObjectLockMode"]:
+            self._call(
+                "setting Object Lock retention",
+                key,
+                self.client.put_object_retention,
+                Bucket=self.bucket,
+                Key=self.object_key(key),
+                VersionId=version,
+                Retention={
+                    "Mode": args["ObjectLockMode"],
+                    "RetainUntilDate": args["ObjectLockRetainUntilDate"],
+                },
+            )
+        return version
 
     def put_bytes(self, key, data, *, content_type="application/octet-stream", storage_class=None):
         digest = hashlib.sha256(data).hexdigest()
-        args = self._put_args(digest, storage_class, content_type)
+        args = self._put_args(key, digest, storage_class, content_type)
         response = self._call(
-            "upload",
+            self._upload_action(args),
             key,
             self.client.put_object,
             Bucket=self.bucket,
@@ -320,13 +400,7 @@ class S3ArchiveStore:
             ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
             **args,
         )
-        return StoredObject(
-            key=key,
-            bytes=len(data),
-            sha256=digest,
-            storage_class=args["StorageClass"],
-            version_id=response.get("VersionId"),
-        )
+        return self._stored(key, len(data), digest, args, response.get("VersionId"))
 
     def get_bytes(self, key: str) -> bytes:
         response = self._call(
@@ -358,6 +432,8 @@ class S3ArchiveStore:
             version_id=response.get("VersionId"),
             restore=response.get("Restore"),
             metadata=metadata,
+            lock_mode=response.get("ObjectLockMode"),
+            retain_until=response.get("ObjectLockRetainUntilDate"),
         )
 
     def exists(self, key: str) -> bool:
@@ -413,10 +489,12 @@ def store_from_url(
     storage_class: str = DEFAULT_STORAGE_CLASS,
     server_side_encryption: str = DEFAULT_ENCRYPTION,
     multipart_threshold: int = 64 * 1024 * 1024,
+    object_lock: ObjectLockPolicy | None = None,
 ) -> ArchiveStore:
     """The store an ARCHIVE_URL names: `s3://bucket[/prefix]` or a local directory (relative paths are taken from
     the current working directory). `s3_client` makes the boto3 client (default: `boto3.client("s3")`, which
-    honours AWS_ENDPOINT_URL and the other AWS_* variables); the Dagster resource passes dagster_aws's."""
+    honours AWS_ENDPOINT_URL and the other AWS_* variables); the Dagster resource passes dagster_aws's.
+    `object_lock` applies to S3 only: a local directory has no Object Lock."""
     scheme, location, prefix = parse_archive_url(url)
     if scheme == "file":
         return LocalArchiveStore(location)
@@ -433,4 +511,5 @@ def store_from_url(
         storage_class=storage_class,
         server_side_encryption=server_side_encryption,
         multipart_threshold=multipart_threshold,
+        object_lock=object_lock,
     )

@@ -1,14 +1,17 @@
 """The CircleCI Usage API client: create an export job, poll it with backoff, download its parts.
 
 Plain `requests`, no Dagster import. Connection errors, 5xx answers and 429 (waiting its Retry-After) are retried
-by the shared policy (usage_archive/retry.py). The token travels only in the `Circle-Token` header to the API host (never
+by the shared policy (usage_archive/retry.py). Status checks (GET of an export job) stay within the API's 10 per
+minute per organisation: the client waits before one that would exceed it (`StatusCheckBudget`). The token travels only in the `Circle-Token` header to the API host (never
 to the presigned download URLs) and never appears in a message: every error text is scrubbed of it, and
 presigned URLs are shown without their query string (their signature is a credential too).
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,7 +28,11 @@ MAX_WINDOW = timedelta(
     days=31
 )  # the API allows end ≤ start + 31 days (its text says 32: stay on the safe side)
 MAX_AGE = timedelta(days=365)  # start no older than one year (the API keeps 13 months; its spec says a year)
+STATUS_CHECKS_PER_MINUTE = 10  # GET of an export job, per organisation (the API's limit)
 DOWNLOAD_CHUNK = 1 << 20
+# How CircleCI words a job that failed because its result passed the 100 MB cap is not documented: these are
+# the words such a reason can hardly do without. A match is retried as two half windows (weekly.py).
+_TOO_LARGE = re.compile(r"too (?:large|big)|\bsize\b|\b\d+\s*[MG]i?B\b", re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -42,7 +49,16 @@ class ExportJobNotFound(CircleCISettingsError):
 
 
 class ExportFailed(CircleCIError):
-    """CircleCI reports the export job as failed."""
+    """CircleCI reports the export job as failed; `reason` is its error_reason."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def result_too_large(self) -> bool:
+        """The job failed because its result passed the API's size cap (a shorter window may pass)."""
+        return is_result_too_large(self.reason)
 
 
 class ExportNotReady(CircleCIError):
@@ -99,6 +115,51 @@ class PollPolicy:
 DEFAULT_RETRY = RetryPolicy(rate_limit_wait_s=360.0)
 
 
+def is_result_too_large(reason: str | None) -> bool:
+    """Whether a failed job's error_reason says its result was too large (see _TOO_LARGE)."""
+    return bool(reason and _TOO_LARGE.search(reason))
+
+
+class StatusCheckBudget:
+    """At most `limit` status checks per organisation in any `period_s` seconds (a sliding window).
+
+    `acquire` waits, through the client's `sleep`, until a check fits. The times are those the checks were
+    planned for, so a fake clock that `sleep` does not move still gives a bounded plan (and a test can read
+    it), and a real wait never happens twice for one check."""
+
+    def __init__(
+        self,
+        limit: int = STATUS_CHECKS_PER_MINUTE,
+        period_s: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"a status check budget needs a limit of at least 1, not {limit}")
+        self.limit = limit
+        self.period_s = period_s
+        self.clock = clock
+        self.sleep = sleep
+        self._checks: dict[str, deque[float]] = {}
+
+    def acquire(self, org_id: str) -> float:
+        """Wait until one more check of `org_id` fits; returns the seconds waited."""
+        checks = self._checks.setdefault(org_id, deque())
+        now = self.clock()
+        if checks:
+            now = max(now, checks[-1])  # never before a check already planned
+        while checks and checks[0] <= now - self.period_s:
+            checks.popleft()
+        wait = 0.0
+        if len(checks) >= self.limit:
+            wait = checks[-self.limit] + self.period_s - now
+            self.sleep(wait)
+            now += wait
+        checks.append(now)
+        return wait
+
+
 def validate_window(start: datetime, end: datetime, now: datetime | None = None) -> None:
     """Refuse locally what the API would refuse (or silently truncate), before spending a rate-limited POST."""
     now = now or datetime.now(timezone.utc)
@@ -145,6 +206,7 @@ class UsageApiClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
+        status_checks_per_minute: int = STATUS_CHECKS_PER_MINUTE,
     ) -> None:
         if not token:
             raise CircleCISettingsError(
@@ -160,6 +222,7 @@ class UsageApiClient:
         self.clock = clock
         self.log = log or (lambda message: None)
         self.posts = 0  # export jobs created by this client (tests and metadata)
+        self.status_budget = StatusCheckBudget(status_checks_per_minute, clock=clock, sleep=sleep)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -228,6 +291,13 @@ class UsageApiClient:
         what = f"{method} {url}"
 
         def attempt() -> dict:
+            if method == "GET" and job_id:  # every attempt counts, retries too
+                waited = self.status_budget.acquire(org_id)
+                if waited > 0:
+                    self.log(
+                        f"waited {waited:.0f} s before checking export job {job_id}: the Usage API allows "
+                        f"{self.status_budget.limit} status checks a minute per organisation"
+                    )
             try:
                 response = self.session.request(
                     method,
@@ -276,7 +346,8 @@ class UsageApiClient:
                 return job
             if job.state == "failed":
                 raise ExportFailed(
-                    f"CircleCI export job {job_id} failed: {job.error_reason or 'no reason given'}"
+                    f"CircleCI export job {job_id} failed: {job.error_reason or 'no reason given'}",
+                    job.error_reason,
                 )
             if job.state not in ("created", "processing", "completed"):
                 raise CircleCIError(f"CircleCI export job {job_id} is in an unknown state {job.state!r}")

@@ -28,7 +28,9 @@ from usage_archive.archive.layout import (
 )
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.circleci.columns import NULL, UsageExportFormatError
+from usage_archive.circleci.manifest import write_csv_manifest
 from usage_archive.circleci.merge import merge_parts, open_part, read_header
+from usage_archive.circleci.verify import count_csv_records
 from usage_archive.periods import Week
 
 DATE_COLUMNS = ("JOB_RUN_DATE", "JOB_RUN_STARTED_AT", "JOB_RUN_QUEUED_AT", "PIPELINE_CREATED_AT")
@@ -168,6 +170,19 @@ def import_export(
             merged = workdir / f"merged-{org_id}-{week}.csv"
             merge = merge_parts(sources, merged, dedupe=True, names=names)
             stored = store.put_file(csv_key, merged, content_type="text/csv")
+            # The week's manifest, after its CSV: this file added to what the week came from (manifest.py).
+            at = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+            imported = {"imports": [{"file": name, "rows": rows, "imported_at": at}]}
+            write_csv_manifest(
+                store,
+                layout,
+                org_id,
+                week,
+                stored,
+                count_csv_records(merged),
+                imported,
+                keep_earlier=len(sources) > 1,
+            )
             log(
                 f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "
                 f"({merge.rows} rows, {merge.duplicates_dropped} already present)"

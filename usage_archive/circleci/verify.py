@@ -160,6 +160,25 @@ def compare(csv_summary: UsageSummary, json_summary: UsageSummary) -> tuple[list
     return job_problems, credit_problems
 
 
+def count_csv_records(path: str | os.PathLike[str]) -> int:
+    """Data records of a stored CSV (header excluded, blank lines skipped): what a week manifest lists as the
+    CSV's rows. A line break inside a quoted field stays inside its record."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        if next(reader, None) is None:
+            return 0
+        return sum(1 for row in reader if row)
+
+
+def count_json_jobs(path: str | os.PathLike[str]) -> int:
+    """Jobs in a stored hierarchical JSON: what a week manifest lists as the JSON's records."""
+    with open(path, encoding="utf-8") as fh:
+        document = json.load(fh)
+    if not isinstance(document, dict) or not isinstance(document.get("pipelines"), list):
+        raise ValueError("not a hierarchical usage JSON: no 'pipelines' list")
+    return sum(len(w.get("jobs", [])) for p in document["pipelines"] for w in p.get("workflows", []))
+
+
 def csv_problems(path: str | os.PathLike[str], source: str) -> list[str]:
     """What makes a stored CSV unusable: a missing required column, a row of the wrong width, a credit that
     is not a number (at most 20 listed)."""

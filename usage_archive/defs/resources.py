@@ -28,6 +28,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "archive_store": ArchiveStoreResource(
             url=settings.archive_url,
             storage_class=settings.storage_class,
+            object_lock_mode=settings.object_lock_mode,
+            object_lock_days=settings.object_lock_days,
             s3=S3ClientResource(region_name=settings.aws_region),
         ),
         "billing_db": BillingDatabaseResource(url=_secret(settings, "BILLING_DATABASE_URL")),

@@ -13,15 +13,23 @@ visibility (which decides what its jobs cost) is asked once per repository and w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from usage_archive.archive.layout import github_progress_folder, github_progress_key, github_workflow_runs_key
+from usage_archive.archive.layout import (
+    github_progress_folder,
+    github_progress_key,
+    github_workflow_runs_key,
+    github_workflow_runs_manifest_key,
+)
 from usage_archive.archive.store import ArchiveStore, StoredObject
+from usage_archive.export.manifest import build_week_manifest, stored_file_entry, write_manifest_at
 from usage_archive.github_actions.archive_file import (
+    INFO_KEY,
     RepositoryData,
     RunRecord,
     WorkflowRecord,
@@ -204,10 +212,46 @@ def collect_week(
     return collection
 
 
-def store_week(store: ArchiveStore, collection: WeekCollection) -> StoredObject:
-    """Store the week's Parquet file, then drop the progress that led to it."""
+SOURCE = "github_actions"
+TABLE = "workflow_runs"  # the manifest entry's `table`: the asset the file belongs to
+RUNS_ENDPOINT = "GET /repos/{owner}/{repo}/actions/runs"
+
+
+def week_provenance(collection: WeekCollection) -> dict[str, Any]:
+    """Where the week came from, for its manifest: the API window and the repositories."""
+    week = Week.parse(collection.partition_key)
+    info = json.loads((collection.table.schema.metadata or {}).get(INFO_KEY, b"{}"))
+    repositories = info.get("repositories", {})
+    return {
+        "api_window": {
+            "endpoint": RUNS_ENDPOINT,
+            "created": Window.half_open(*week.bounds).created_filter(),
+            "jobs": "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=all",
+        },
+        "repositories": sorted(repositories),
+        "runs": sum(len(entry.get("runs", [])) for entry in repositories.values()),
+        "fetched_in_this_run": collection.fetched,
+        "resumed_from_progress": collection.resumed,
+    }
+
+
+def store_week(store: ArchiveStore, collection: WeekCollection, run_id: str | None = None) -> StoredObject:
+    """Store the week's Parquet file, then its manifest (written last: the file's key, bytes, SHA-256, rows and
+    the API window), then drop the progress that led to it."""
     week = Week.parse(collection.partition_key)
     stored = store.put_bytes(github_workflow_runs_key(week), parquet_bytes(collection.table))
+    entry = stored_file_entry(
+        store,
+        stored,
+        table=TABLE,
+        records=collection.table.num_rows,
+        file_format="parquet",
+        unit="job attempts",
+    )
+    manifest = build_week_manifest(
+        source=SOURCE, week=week, files=[entry], provenance=week_provenance(collection), run_id=run_id
+    )
+    write_manifest_at(store, github_workflow_runs_manifest_key(week), manifest)
     for item in list(store.list(github_progress_folder(week))):
         store.delete(item.key)
     return stored

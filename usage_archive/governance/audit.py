@@ -1,9 +1,10 @@
-"""Independent verification of archived billing months (no Dagster import).
+"""Independent verification of archived periods, every source (no Dagster import).
 
-Re-reads each month's manifest and every object it lists from the store (never trusting run history): sizes,
-SHA-256 and Parquet row counts through `usage_archive.export.verify.verify_file`. Objects in Glacier tiers are
-reported (their size is still checked) instead of failing. Objects in the month's folder that the manifest does
-not list, and folders without a manifest, are mismatches: the archive must be provably complete.
+Re-reads each period's manifest and every object it lists from the store (never trusting run history): sizes,
+SHA-256 and row counts through `usage_archive.export.verify.verify_file` (Parquet rows for billing months and
+GitHub Actions weeks, CSV records and JSON jobs for CircleCI weeks). Objects in Glacier tiers are reported (their
+size is still checked) instead of failing. Objects of the period that the manifest does not list, and periods
+without a manifest, are mismatches: the archive must be provably complete. Periods are `governance.targets`.
 """
 
 from __future__ import annotations
@@ -13,23 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from usage_archive.archive.layout import (
-    BILLING_PREFIX,
-    MANIFEST_NAME,
-    billing_folder,
-    billing_manifest_key,
-    billing_month_of,
-)
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
-from usage_archive.export.manifest import ManifestError
-from usage_archive.export.month import read_manifest
+from usage_archive.export.manifest import ManifestError, read_manifest_at
 from usage_archive.export.verify import FileVerification, entry_key, verify_file
+from usage_archive.governance.targets import BILLING, ArchivedPeriod, archived_months
 from usage_archive.periods import Month
 
 
 @dataclass
 class PeriodVerification:
     period: str
+    source: str = BILLING
     manifest_problem: str | None = None
     manifest_archived: str | None = None  # the manifest's Glacier class: nothing can be read before a restore
     files: list[FileVerification] = field(default_factory=list)
@@ -39,7 +34,8 @@ class PeriodVerification:
     def problems(self) -> list[str]:
         out = [self.manifest_problem] if self.manifest_problem else []
         out += [p for f in self.files for p in f.problems]
-        out += [f"{key} is in the month's folder but not in the manifest" for key in self.unlisted]
+        where = "the month's folder" if self.source == BILLING else "the week's objects"
+        out += [f"{key} is in {where} but not in the manifest" for key in self.unlisted]
         return out
 
     @property
@@ -80,44 +76,48 @@ class PeriodVerification:
         }
 
 
-def verify_period(store: ArchiveStore, period: str | date | Month) -> PeriodVerification:
-    month = Month.parse(period)
-    result = PeriodVerification(period=str(month))
-    m_key = billing_manifest_key(month)
+def verify_target(store: ArchiveStore, target: ArchivedPeriod) -> PeriodVerification:
+    """One period of one source against its manifest."""
+    result = PeriodVerification(period=target.label, source=target.source)
+    m_key = target.manifest_key
     try:
         head = store.head(m_key)
         if head is None:
-            result.manifest_problem = f"{month:%Y-%m}: no manifest at {store.uri(m_key)}"
+            result.manifest_problem = f"{target.label}: no manifest at {store.uri(m_key)}"
             return result
         if head.needs_restore:
             result.manifest_archived = head.storage_class
             return result
-        manifest = read_manifest(store, month)
+        manifest = read_manifest_at(store, m_key)
     except (ManifestError, ArchiveStoreError) as exc:
-        result.manifest_problem = f"{month:%Y-%m}: manifest unreadable: {exc}"
+        result.manifest_problem = f"{target.label}: manifest unreadable: {exc}"
         return result
     assert manifest is not None
     listed = set()
     for entry in manifest["files"]:
         listed.add(entry_key(entry))
         result.files.append(verify_file(store, entry))
-    folder = billing_folder(month) + "/"
-    result.unlisted = sorted(
-        o.key
-        for o in store.list(folder)
-        if o.key not in listed and o.key != m_key and not o.key.endswith(f"/{MANIFEST_NAME}")
-    )
+    result.unlisted = target.unlisted(store, listed)
     return result
+
+
+def verify_period(store: ArchiveStore, period: str | date | Month) -> PeriodVerification:
+    """One billing month."""
+    return verify_target(store, ArchivedPeriod(BILLING, Month.parse(period)))
 
 
 def archived_periods(store: ArchiveStore) -> list[str]:
     """Every YYYY-MM that has at least one object in the billing archive, oldest first."""
-    months = {billing_month_of(obj.key) for obj in store.list(BILLING_PREFIX + "/")}
-    return [str(m) for m in sorted(m for m in months if m is not None)]
+    return [t.label for t in archived_months(store)]
 
 
 def verify_all(store: ArchiveStore, periods: Iterable[str] | None = None) -> list[PeriodVerification]:
+    """Billing months: the given ones, else every archived one."""
     return [verify_period(store, p) for p in (archived_periods(store) if periods is None else periods)]
+
+
+def verify_targets(store: ArchiveStore, targets: Iterable[ArchivedPeriod]) -> list[PeriodVerification]:
+    return [verify_target(store, t) for t in targets]
 
 
 SUMMARY_COLUMNS = ("period", "files", "records", "bytes", "verified", "glacier", "problems", "status")

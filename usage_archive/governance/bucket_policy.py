@@ -2,8 +2,10 @@
 
 No Dagster import: `usage-archive bucket apply|check` and the Dagster bucket jobs share this module.
 
-What the bucket must be (docs/operations.md): versioning on, Object Lock with a default retention (COMPLIANCE
-unless configured otherwise), default encryption AES-256, every public access blocked, and lifecycle rules per
+What the bucket must be (docs/operations.md): versioning on, Object Lock enabled without a bucket-wide default
+retention (billing objects are locked one by one at upload, archive/store.py `ObjectLockPolicy`, so usage data and
+working files are not kept past their lifecycle; a default retention only when asked for, never longer than the
+usage expiry), default encryption AES-256, every public access blocked, and lifecycle rules per
 source prefix of archive/layout.py (by default billing → GLACIER_IR 90 d → DEEP_ARCHIVE 365 d → expire 3650 d;
 CircleCI and GitHub usage → GLACIER 90 d → expire 365 d; the days are settings). Lifecycle rules are validated here before they are sent, because the S3
 servers used in tests (moto) accept anything, and AWS only rejects some mistakes (not, for example, an expiry
@@ -91,8 +93,10 @@ class BucketSettings:
 
     bucket: str
     prefix: str = ""  # the archive root inside the bucket (ARCHIVE_URL's path)
-    object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE
-    object_lock_days: int = DEFAULT_OBJECT_LOCK_DAYS
+    object_lock_mode: str = DEFAULT_OBJECT_LOCK_MODE  # billing objects' lock, and a default retention's mode
+    object_lock_days: int = DEFAULT_OBJECT_LOCK_DAYS  # billing objects' retention from their upload
+    # ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS: a bucket-wide default retention, only when asked for (None: none).
+    default_retention_days: int | None = None
     billing_glacier_ir_days: int = BUCKET_DAYS["ARCHIVE_BILLING_GLACIER_IR_DAYS"][1]
     billing_deep_archive_days: int = BUCKET_DAYS["ARCHIVE_BILLING_DEEP_ARCHIVE_DAYS"][1]
     billing_expire_days: int = BUCKET_DAYS["ARCHIVE_BILLING_EXPIRE_DAYS"][1]
@@ -135,8 +139,8 @@ class BucketSettings:
             "versioning": "Enabled",
             "object_lock": {
                 "enabled": "Enabled",
-                "mode": self.object_lock_mode,
-                "days": self.object_lock_days,
+                "mode": self.object_lock_mode if self.default_retention_days else None,
+                "days": self.default_retention_days,
             },
             "encryption": self.encryption,
             "public_access_block": dict(PUBLIC_ACCESS_BLOCK),
@@ -163,7 +167,30 @@ class BucketSettings:
                 f"Object Lock retention ({self.object_lock_days} d) outlasts the billing expiry "
                 f"({self.billing_expire_days} d): expired versions could not be removed"
             )
+        if self.default_retention_days is not None:
+            if self.default_retention_days < 1:
+                problems.append(
+                    f"a default retention must be at least 1 day, not {self.default_retention_days}"
+                )
+            elif self.default_retention_days > self.usage_expire_days:
+                problems.append(
+                    f"a default retention of {self.default_retention_days} d outlasts the usage expiry "
+                    f"({self.usage_expire_days} d): it would lock usage data and working files past their "
+                    "lifecycle (billing objects are locked at upload, ARCHIVE_OBJECT_LOCK_DAYS)"
+                )
         return problems
+
+    def retention_note(self, actual: dict[str, Any]) -> str | None:
+        """Why a bucket's default retention is wrong when it outlasts the usage expiry, or None."""
+        days = actual.get("days")
+        if not days or days <= self.usage_expire_days:
+            return None
+        return (
+            f"a default retention of {days} d locks every object, usage data and working files included, "
+            f"past the usage expiry ({self.usage_expire_days} d): they are kept, and paid for, until it ends. "
+            "Billing objects are locked one by one at upload instead; `bucket apply` removes the default "
+            "(versions written under it stay locked)"
+        )
 
 
 def settings_from_env(
@@ -267,9 +294,11 @@ class Drift:
     setting: str
     expected: Any
     actual: Any
+    note: str | None = None  # why it matters, when that is not obvious
 
     def describe(self) -> str:
-        return f"{self.setting}: expected {self.expected!r}, found {self.actual!r}"
+        text = f"{self.setting}: expected {self.expected!r}, found {self.actual!r}"
+        return f"{text} ({self.note})" if self.note else text
 
 
 @dataclass
@@ -348,7 +377,9 @@ def read_bucket_state(client: Any, bucket: str, skip: tuple[str, ...] = ()) -> d
     return state
 
 
-def compare(desired: dict[str, Any], actual: dict[str, Any]) -> list[Drift]:
+def compare(
+    desired: dict[str, Any], actual: dict[str, Any], settings: BucketSettings | None = None
+) -> list[Drift]:
     drift: list[Drift] = []
     for name in ("versioning", "encryption"):
         if name in desired and desired[name] != actual[name]:
@@ -356,7 +387,12 @@ def compare(desired: dict[str, Any], actual: dict[str, Any]) -> list[Drift]:
     for name in ("object_lock", "public_access_block"):
         for key, value in desired.get(name, {}).items():
             if actual[name].get(key) != value:
-                drift.append(Drift(f"{name}.{key}", value, actual[name].get(key)))
+                note = (
+                    settings.retention_note(actual[name])
+                    if settings is not None and name == "object_lock" and key == "days"
+                    else None
+                )
+                drift.append(Drift(f"{name}.{key}", value, actual[name].get(key), note))
     if "lifecycle" not in desired:
         return drift
     for rule_id, rule in desired["lifecycle"].items():
@@ -389,7 +425,7 @@ def _call(action: str, bucket: str, fn: Callable[..., Any], /, **kwargs: Any) ->
             "NoSuchBucket": "the bucket does not exist (bucket apply --create makes it)",
             "AccessDenied": "these credentials may not change bucket settings (usage-archive iam-policy "
             "--role bucket-admin)",
-            "InvalidBucket": "this S3 server only accepts a default retention on an empty bucket",
+            "InvalidBucket": "this S3 server only changes Object Lock settings on an empty bucket",
             "InvalidBucketState": "Object Lock needs versioning enabled first",
         }.get(code, "")
         raise BucketPolicyError(
@@ -409,7 +445,7 @@ def check_bucket(client: Any, settings: BucketSettings) -> BucketReport:
         skip=settings.skip,
     )
     return BucketReport(
-        bucket=settings.bucket, drift=compare(settings.desired(), actual), skipped=settings.skip
+        bucket=settings.bucket, drift=compare(settings.desired(), actual, settings), skipped=settings.skip
     )
 
 
@@ -456,19 +492,27 @@ def apply_bucket(client: Any, settings: BucketSettings, *, create: bool = False)
         )
         report.applied.append("versioning: Enabled")
     if "object_lock" in changed:
+        configuration: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+        if settings.default_retention_days:
+            configuration["Rule"] = {
+                "DefaultRetention": {
+                    "Mode": settings.object_lock_mode,
+                    "Days": settings.default_retention_days,
+                }
+            }
         _call(
-            "setting the Object Lock default retention",
+            "setting Object Lock",
             bucket,
             client.put_object_lock_configuration,
             Bucket=bucket,
-            ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {
-                    "DefaultRetention": {"Mode": settings.object_lock_mode, "Days": settings.object_lock_days}
-                },
-            },
+            ObjectLockConfiguration=configuration,
         )
-        report.applied.append(f"object lock: {settings.object_lock_mode} {settings.object_lock_days} days")
+        report.applied.append(
+            f"object lock: default retention {settings.object_lock_mode} {settings.default_retention_days} days"
+            if settings.default_retention_days
+            else "object lock: enabled, no default retention (billing objects are locked at upload: "
+            f"{settings.object_lock_mode} {settings.object_lock_days} days)"
+        )
     if "encryption" in changed:
         _call(
             "setting default encryption",
@@ -498,7 +542,7 @@ def apply_bucket(client: Any, settings: BucketSettings, *, create: bool = False)
             LifecycleConfiguration={"Rules": [r.to_s3() for r in settings.lifecycle_rules()]},
         )
         report.applied.append("lifecycle: " + ", ".join(r.rule_id for r in settings.lifecycle_rules()))
-    report.drift = compare(settings.desired(), read_bucket_state(client, bucket, settings.skip))
+    report.drift = compare(settings.desired(), read_bucket_state(client, bucket, settings.skip), settings)
     if report.drift:
         raise BucketPolicyError(
             f"bucket {bucket!r} still differs after apply: " + "; ".join(d.describe() for d in report.drift)

@@ -1,8 +1,9 @@
-"""Download a month of the billing archive and verify it (no Dagster import).
+"""Download an archived period and verify it (no Dagster import): a billing month, or a week of CircleCI (per
+organisation) or GitHub Actions (`governance.targets.ArchivedPeriod`).
 
 All files (and the manifest) land in a hidden staging folder inside the destination first; only when every
-file matches its manifest entry (bytes, SHA-256, Parquet rows) are they moved into place. A failed fetch leaves
-nothing behind, and a fetched folder is always complete.
+file matches its manifest entry (bytes, SHA-256, rows by the entry's format) are they moved into place. A failed
+fetch leaves nothing behind, and a fetched folder is always complete.
 """
 
 from __future__ import annotations
@@ -12,24 +13,28 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
-from usage_archive.archive.layout import MANIFEST_NAME, billing_manifest_key
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError, sha256_file
-from usage_archive.export.month import read_manifest
-from usage_archive.export.parquet_export import parquet_row_count
-from usage_archive.export.verify import entry_key
-from usage_archive.governance.restore import IN_PROGRESS, READABLE, object_state
-from usage_archive.periods import Month
+from usage_archive.export.manifest import read_manifest_at
+from usage_archive.export.verify import entry_key, row_counter
+from usage_archive.governance.restore import (
+    IN_PROGRESS,
+    READABLE,
+    Period,
+    as_target,
+    cli_arguments,
+    object_state,
+)
+from usage_archive.governance.targets import ArchivedPeriod
 
 
 class FetchError(RuntimeError):
-    """The month cannot be fetched as a whole (not restored yet, missing, or not matching its manifest)."""
+    """The period cannot be fetched as a whole (not restored yet, missing, or not matching its manifest)."""
 
 
 @dataclass
-class FetchedMonth:
+class FetchedPeriod:
     period: str
     directory: Path
     files: list[Path]
@@ -37,13 +42,13 @@ class FetchedMonth:
     bytes: int
 
 
-def _not_ready(store: ArchiveStore, keys: list[str], period: Month) -> list[str]:
+def _not_ready(store: ArchiveStore, keys: list[str], target: ArchivedPeriod) -> list[str]:
     waiting = []
     for key in keys:
         head = store.head(key)
         if head is None:
             raise FetchError(
-                f"{key} is listed in the manifest of {period:%Y-%m} but missing from {store.uri()}"
+                f"{key} is listed in the manifest of {target.label} but missing from {store.uri()}"
             )
         state = object_state(head)
         if state not in READABLE:
@@ -54,37 +59,43 @@ def _not_ready(store: ArchiveStore, keys: list[str], period: Month) -> list[str]
     return waiting
 
 
-def fetch_month(
-    store: ArchiveStore, period: str | date | Month, destination: str | os.PathLike[str]
-) -> FetchedMonth:
-    """Download every file of the month plus its manifest into `destination`, verified."""
-    month = Month.parse(period)
-    manifest_key = billing_manifest_key(month)
-    waiting = _not_ready(store, [manifest_key], month) if store.exists(manifest_key) else None
+def fetch_month(store: ArchiveStore, period: Period, destination: str | os.PathLike[str]) -> FetchedPeriod:
+    """Download every file of the period (a billing month unless an ArchivedPeriod says otherwise) plus its
+    manifest into `destination`, verified."""
+    return fetch_period(store, as_target(period), destination)
+
+
+def fetch_period(
+    store: ArchiveStore, target: ArchivedPeriod, destination: str | os.PathLike[str]
+) -> FetchedPeriod:
+    """Download every file of the period plus its manifest into `destination`, verified."""
+    manifest_key = target.manifest_key
+    label, again = target.label, cli_arguments(target)
+    waiting = _not_ready(store, [manifest_key], target) if store.exists(manifest_key) else None
     if waiting is None:
-        raise FetchError(f"no manifest for {month:%Y-%m} in {store.uri()}: the month is not archived")
+        raise FetchError(f"no manifest for {label} in {store.uri()}: the period is not archived")
     if waiting:
         raise FetchError(
-            f"the manifest of {month:%Y-%m} is not readable yet: {waiting[0]}; run "
-            f"usage-archive restore --period {month:%Y-%m} and wait for it to complete"
+            f"the manifest of {label} is not readable yet: {waiting[0]}; run "
+            f"usage-archive restore {again} and wait for it to complete"
         )
-    manifest = read_manifest(store, month)
+    manifest = read_manifest_at(store, manifest_key)
     assert manifest is not None
     entries = manifest["files"]
-    waiting = _not_ready(store, [entry_key(e) for e in entries], month)
+    waiting = _not_ready(store, [entry_key(e) for e in entries], target)
     if waiting:
         raise FetchError(
-            f"{len(waiting)} of {len(entries)} files of {month:%Y-%m} are not readable yet: "
+            f"{len(waiting)} of {len(entries)} files of {label} are not readable yet: "
             + "; ".join(waiting)
-            + f". Run usage-archive restore --period {month:%Y-%m} and fetch once it has completed"
+            + f". Run usage-archive restore {again} and fetch once it has completed"
         )
-    target = Path(destination)
-    target.mkdir(parents=True, exist_ok=True)
-    names = [entry_key(e).rsplit("/", 1)[-1] for e in entries] + [MANIFEST_NAME]
-    clashes = [n for n in names if (target / n).exists()]
+    target_dir = Path(destination)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    names = [entry_key(e).rsplit("/", 1)[-1] for e in entries] + [manifest_key.rsplit("/", 1)[-1]]
+    clashes = [n for n in names if (target_dir / n).exists()]
     if clashes:
-        raise FetchError(f"{target} already holds {', '.join(clashes)}: fetch into an empty folder")
-    staging = Path(tempfile.mkdtemp(dir=target, prefix=f".fetch-{month:%Y-%m}-"))
+        raise FetchError(f"{target_dir} already holds {', '.join(clashes)}: fetch into an empty folder")
+    staging = Path(tempfile.mkdtemp(dir=target_dir, prefix=".fetch-"))
     try:
         problems = []
         for entry, name in zip(entries, names, strict=False):  # names ends with the manifest, not an entry
@@ -101,22 +112,24 @@ def fetch_month(
                     f"{key}: SHA-256 {digest[:16]}… differs from the manifest's {entry['sha256'][:16]}…"
                 )
                 continue
-            rows = parquet_row_count(local)
+            rows = row_counter(entry)(local)
             if rows != int(entry["records"]):
-                problems.append(f"{key}: {rows} rows, the manifest says {entry['records']}")
+                unit = entry.get("records_are") or "rows"
+                problems.append(f"{key}: {rows} {unit}, the manifest says {entry['records']}")
         if problems:
-            raise FetchError(
-                f"{month:%Y-%m} does not match its manifest, nothing was kept: " + "; ".join(problems)
-            )
-        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+            raise FetchError(f"{label} does not match its manifest, nothing was kept: " + "; ".join(problems))
+        (staging / names[-1]).write_text(json.dumps(manifest, indent=2))
         for name in names:
-            os.replace(staging / name, target / name)
+            os.replace(staging / name, target_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return FetchedMonth(
-        period=f"{month:%Y-%m}",
-        directory=target,
-        files=[target / n for n in names[:-1]],
+    return FetchedPeriod(
+        period=label,
+        directory=target_dir,
+        files=[target_dir / n for n in names[:-1]],
         records=sum(int(e["records"]) for e in entries),
         bytes=sum(int(e["bytes"]) for e in entries),
     )
+
+
+FetchedMonth = FetchedPeriod  # the name from when only billing months were fetched

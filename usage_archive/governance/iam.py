@@ -6,7 +6,8 @@ Roles:
   Actions resume progress) once it has served; no other delete, no retention changes, no bucket settings.
   `allow_replace` adds s3:DeleteObject under the billing prefix, needed only to re-archive a month (it removes
   the old manifest first). On the versioned, locked bucket a delete only adds a delete marker; locked versions
-  stay.
+  stay. `s3:PutObjectRetention` under the billing prefix only: billing objects are uploaded with their own Object
+  Lock retention (AWS asks for that permission on such a PutObject); elsewhere it is denied.
 - restorer: request restores from Glacier tiers, read the archive, and write the restore records.
 - bucket-admin: read and change the bucket settings that `usage-archive bucket apply` manages.
 Explicit denies keep the archiver and restorer away from version deletes and Object Lock settings even if a
@@ -25,6 +26,7 @@ from usage_archive.archive.layout import (
 )
 
 ROLES = ("archiver", "restorer", "bucket-admin")
+LOCK_AT_UPLOAD = "s3:PutObjectRetention"  # what a PutObject with ObjectLockMode/RetainUntilDate needs
 GUARD_DENY_ACTIONS = [
     "s3:DeleteObjectVersion",
     "s3:BypassGovernanceRetention",
@@ -76,11 +78,11 @@ def _list_statement(
     }
 
 
-def _deny_statement(bucket: str) -> dict[str, Any]:
+def _deny_statement(bucket: str, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "Sid": "NeverDeleteVersionsOrChangeRetention",
         "Effect": "Deny",
-        "Action": GUARD_DENY_ACTIONS,
+        "Action": [a for a in GUARD_DENY_ACTIONS if a not in allowed],
         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
     }
 
@@ -114,7 +116,21 @@ def iam_policy(role: str, bucket: str, prefix: str = "", *, allow_replace: bool 
                     "Resource": _objects(bucket, prefix, [BILLING_PREFIX]),
                 }
             )
-        statements.append(_deny_statement(bucket))
+        statements += [
+            {
+                "Sid": "LockBillingObjectsAtUpload",
+                "Effect": "Allow",
+                "Action": [LOCK_AT_UPLOAD],
+                "Resource": _objects(bucket, prefix, [BILLING_PREFIX]),
+            },
+            {
+                "Sid": "NoRetentionOutsideBilling",
+                "Effect": "Deny",
+                "Action": [LOCK_AT_UPLOAD],
+                "NotResource": _objects(bucket, prefix, [BILLING_PREFIX]),
+            },
+            _deny_statement(bucket, allowed=(LOCK_AT_UPLOAD,)),
+        ]
     elif role == "restorer":
         statements = [
             {

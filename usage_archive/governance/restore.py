@@ -1,6 +1,7 @@
-"""Restore a month of the billing archive from Glacier tiers (no Dagster import).
+"""Restore an archived period from Glacier tiers (no Dagster import): a billing month, or a week of CircleCI
+(per organisation) or GitHub Actions (`governance.targets.ArchivedPeriod`).
 
-`request_restores` asks S3 to restore every object of the month that sits in GLACIER or DEEP_ARCHIVE and has
+`request_restores` asks S3 to restore every object of the period that sits in GLACIER or DEEP_ARCHIVE and has
 no restore copy, and records what it asked for as JSON under `.restores/` in the archive. `poll_restores` re-reads
 each object's `x-amz-restore` header (HEAD) and updates the record; the Dagster restore sensor calls it, so the
 operator learns when the month can be fetched. Restore times (AWS): DEEP_ARCHIVE Standard ≤ 12 h, Bulk ≤ 48 h,
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from usage_archive.archive.layout import RESTORE_RECORDS_PREFIX, billing_folder, restore_record_key
+from usage_archive.archive.layout import RESTORE_RECORDS_PREFIX
 from usage_archive.archive.store import ARCHIVED_CLASSES, ArchiveStore, ArchiveStoreError, StoredObject
+from usage_archive.governance.targets import BILLING, ArchivedPeriod
 from usage_archive.periods import Month
+
+Period = str | date | Month | ArchivedPeriod
 
 TIERS = ("Standard", "Bulk", "Expedited")
 DEFAULT_TIER = "Standard"
@@ -76,39 +80,56 @@ def validate_request(tier: str, days: int) -> None:
         )
 
 
-def month_states(store: ArchiveStore, month: Month) -> list[ObjectState]:
-    """Every object of the month (manifest included) with its restore state, from a HEAD each."""
-    listed = list(store.list(billing_folder(month) + "/"))
+def as_target(period: Period) -> ArchivedPeriod:
+    """A billing month (as YYYY-MM, a date or a Month), or any source's period as it is."""
+    return period if isinstance(period, ArchivedPeriod) else ArchivedPeriod(BILLING, Month.parse(period))
+
+
+def cli_arguments(target: ArchivedPeriod) -> str:
+    """How `usage-archive restore|fetch|verify` name the period."""
+    if target.source == BILLING:
+        return f"--period {target.month:%Y-%m}"
+    org = f" --org {target.org_folder}" if target.org_folder else ""
+    return f"--source {target.source} --period {target.period.key}{org}"
+
+
+def period_states(store: ArchiveStore, target: ArchivedPeriod) -> list[ObjectState]:
+    """Every object of the period (manifest included) with its restore state, from a HEAD each."""
     states = []
-    for item in listed:
-        head = store.head(item.key)
+    for key in target.stored_keys(store):
+        head = store.head(key)
         if head is None:  # deleted between list and head
             continue
-        states.append(ObjectState(item.key, head.storage_class, object_state(head), head.restore))
+        states.append(ObjectState(key, head.storage_class, object_state(head), head.restore))
     return states
+
+
+def month_states(store: ArchiveStore, month: Month) -> list[ObjectState]:
+    """Every object of the billing month (manifest included) with its restore state."""
+    return period_states(store, ArchivedPeriod(BILLING, month))
 
 
 def request_restores(
     store: ArchiveStore,
-    period: str | date | Month,
+    period: Period,
     *,
     tier: str = DEFAULT_TIER,
     days: int = DEFAULT_DAYS,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Request a restore of every archived object of the month and record the request. Checks everything
+    """Request a restore of every archived object of the period and record the request. Checks everything
     before the first request, so a refused tier requests nothing."""
-    month = Month.parse(period)
+    target = as_target(period)
     validate_request(tier, days)
     client, bucket = _s3(store)
-    states = month_states(store, month)
+    states = period_states(store, target)
     if not states:
-        raise RestoreError(f"nothing is archived for {month:%Y-%m} in {store.uri()}")
+        raise RestoreError(f"nothing is archived for {target.label} in {store.uri()}")
     deep = [s.key for s in states if s.state == ARCHIVED and s.storage_class == "DEEP_ARCHIVE"]
     if tier == "Expedited" and deep:
         raise RestoreError(
             f"Expedited restores are not available for DEEP_ARCHIVE ({len(deep)} objects of "
-            f"{month:%Y-%m}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)"
+            f"{target.label}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)"
         )
     from botocore.exceptions import ClientError
 
@@ -131,7 +152,8 @@ def request_restores(
         requested.append(state.key)
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     record = {
-        "period": f"{month:%Y-%m}",
+        **target.record(),
+        "label": target.label,
         "archive": store.uri(),
         "requested_at": moment.isoformat().replace("+00:00", "Z"),
         "tier": tier,
@@ -142,13 +164,13 @@ def request_restores(
         "completed_at": None,
     }
     store.put_bytes(
-        restore_record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json"
+        target.restore_record_key, json.dumps(record, indent=2).encode(), content_type="application/json"
     )
     return record
 
 
-def read_record(store: ArchiveStore, period: str | date | Month) -> dict[str, Any] | None:
-    key = restore_record_key(Month.parse(period))
+def read_record(store: ArchiveStore, period: Period) -> dict[str, Any] | None:
+    key = as_target(period).restore_record_key
     if not store.exists(key):
         return None
     return json.loads(store.get_bytes(key))
@@ -162,20 +184,18 @@ def pending_records(store: ArchiveStore) -> list[dict[str, Any]]:
             record = json.loads(store.get_bytes(item.key))
             if record.get("status") != "complete":
                 records.append(record)
-    return sorted(records, key=lambda r: r["period"])
+    return sorted(records, key=lambda r: (r.get("source") or BILLING, r["period"]))
 
 
-def poll_restores(
-    store: ArchiveStore, period: str | date | Month, *, now: datetime | None = None
-) -> dict[str, Any]:
+def poll_restores(store: ArchiveStore, period: Period, *, now: datetime | None = None) -> dict[str, Any]:
     """Re-read each object's restore state; mark the record complete (and store it) once all are readable."""
-    month = Month.parse(period)
-    record = read_record(store, month)
+    target = as_target(period)
+    record = read_record(store, target)
     if record is None:
         raise RestoreError(
-            f"no restore was requested for {month:%Y-%m} (usage-archive restore --period {month:%Y-%m})"
+            f"no restore was requested for {target.label} (usage-archive restore {cli_arguments(target)})"
         )
-    states = {s.key: s for s in month_states(store, month)}
+    states = {s.key: s for s in period_states(store, target)}
     objects = []
     for entry in record["objects"]:
         current = states.get(entry["key"])
@@ -190,7 +210,7 @@ def poll_restores(
         )
     if changed:
         store.put_bytes(
-            restore_record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json"
+            target.restore_record_key, json.dumps(record, indent=2).encode(), content_type="application/json"
         )
     return record
 
@@ -200,4 +220,5 @@ def summarise(record: dict[str, Any]) -> str:
     for entry in record["objects"]:
         counts[entry["state"]] = counts.get(entry["state"], 0) + 1
     parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    return f"{record['period']}: {record['status']} ({parts}; {record['tier']} tier, requested {record['requested_at']})"
+    name = record.get("label") or record["period"]
+    return f"{name}: {record['status']} ({parts}; {record['tier']} tier, requested {record['requested_at']})"

@@ -7,8 +7,13 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from usage_archive.archive.store import DEFAULT_ENCRYPTION, ArchiveStore, store_from_url
-from usage_archive.settings import DEFAULT_ARCHIVE_URL, DEFAULT_STORAGE_CLASS
+from usage_archive.archive.store import DEFAULT_ENCRYPTION, ArchiveStore, ObjectLockPolicy, store_from_url
+from usage_archive.settings import (
+    DEFAULT_ARCHIVE_URL,
+    DEFAULT_OBJECT_LOCK_DAYS,
+    DEFAULT_OBJECT_LOCK_MODE,
+    DEFAULT_STORAGE_CLASS,
+)
 
 
 class S3ClientResource(dg.ConfigurableResource):
@@ -44,6 +49,14 @@ class ArchiveStoreResource(dg.ConfigurableResource):
     storage_class: str = Field(default=DEFAULT_STORAGE_CLASS, description="S3 storage class for new objects")
     server_side_encryption: str = Field(default=DEFAULT_ENCRYPTION, description="S3 default encryption")
     multipart_threshold_mb: int = Field(default=64, description="files at least this large upload in parts")
+    object_lock_mode: str = Field(
+        default=DEFAULT_OBJECT_LOCK_MODE,
+        description="ARCHIVE_OBJECT_LOCK_MODE: Object Lock mode of each billing object, set at upload",
+    )
+    object_lock_days: int = Field(
+        default=DEFAULT_OBJECT_LOCK_DAYS,
+        description="ARCHIVE_OBJECT_LOCK_DAYS: each billing object is locked until its upload + this many days",
+    )
     s3: S3ClientResource = Field(default_factory=S3ClientResource)
 
     def get_store(self) -> ArchiveStore:
@@ -53,4 +66,5 @@ class ArchiveStoreResource(dg.ConfigurableResource):
             storage_class=self.storage_class,
             server_side_encryption=self.server_side_encryption,
             multipart_threshold=self.multipart_threshold_mb * 1024 * 1024,
+            object_lock=ObjectLockPolicy(self.object_lock_mode, self.object_lock_days),
         )

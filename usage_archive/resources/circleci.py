@@ -9,7 +9,13 @@ from collections.abc import Callable
 import dagster as dg
 from pydantic import Field
 
-from usage_archive.circleci.api import DEFAULT_RETRY, CircleCISettingsError, PollPolicy, UsageApiClient
+from usage_archive.circleci.api import (
+    DEFAULT_RETRY,
+    STATUS_CHECKS_PER_MINUTE,
+    CircleCISettingsError,
+    PollPolicy,
+    UsageApiClient,
+)
 from usage_archive.retry import RetryPolicy
 from usage_archive.settings import DEFAULT_CIRCLECI_API_URL, SettingsError, parse_org_ids
 
@@ -44,6 +50,10 @@ class CircleCIResource(dg.ConfigurableResource):
         description="first wait after a connection error or 5xx (then doubling)",
     )
     request_timeout_seconds: float = Field(default=60.0, description="HTTP timeout of one request")
+    status_checks_per_minute: int = Field(
+        default=STATUS_CHECKS_PER_MINUTE,
+        description="status checks of export jobs per minute and organisation (the Usage API allows 10)",
+    )
 
     def org_id_list(self) -> tuple[str, ...]:
         try:
@@ -83,5 +93,10 @@ class CircleCIResource(dg.ConfigurableResource):
                 "Tokens) and set CIRCLECI_TOKEN"
             )
         return UsageApiClient(
-            self.api_url, self.token, policy=self.policy(), retry=self.retry_policy(), log=log
+            self.api_url,
+            self.token,
+            policy=self.policy(),
+            retry=self.retry_policy(),
+            log=log,
+            status_checks_per_minute=self.status_checks_per_minute,
         )

@@ -10,10 +10,15 @@ from usage_archive.archive.layout import (
     circleci_export_job_key,
     circleci_imported_key,
     circleci_incoming_key,
+    circleci_week_keys,
+    circleci_week_of,
     github_progress_folder,
     github_progress_key,
+    github_week_of,
     github_workflow_runs_key,
+    github_workflow_runs_manifest_key,
     restore_record_key,
+    week_restore_record_key,
 )
 from usage_archive.periods import Month, Week
 
@@ -71,3 +76,42 @@ def test_github_actions_keys() -> None:
     assert github_progress_key(WEEK, "octo/api", partial=True) == (
         "github-actions-usage/.progress/2026-01-05/partial/octo/api.parquet"
     )
+
+
+def test_each_week_has_a_manifest_beside_its_files() -> None:
+    flat, folders = CircleCILayout(("org-a",)), CircleCILayout(("org-a", "org-b"))
+    assert (
+        flat.manifest_key("org-a", WEEK)
+        == "circleci-usage-data/usage-data-2026-01-05-to-2026-01-12-manifest.json"
+    )
+    assert folders.manifest_key("org-b", WEEK) == (
+        "circleci-usage-data/org-b/usage-data-2026-01-05-to-2026-01-12-manifest.json"
+    )
+    assert github_workflow_runs_manifest_key(WEEK) == (
+        "github-actions-usage/workflow-runs-2026-01-05-to-2026-01-12-manifest.json"
+    )
+    assert week_restore_record_key("github-actions-usage/workflow-runs-2026-01-05-to-2026-01-12") == (
+        ".restores/github-actions-usage-workflow-runs-2026-01-05-to-2026-01-12.json"
+    )
+    assert circleci_week_keys("org-b", WEEK) == {
+        "csv": folders.csv_key("org-b", WEEK),
+        "json": folders.json_key("org-b", WEEK),
+        "manifest": folders.manifest_key("org-b", WEEK),
+    }
+
+
+def test_the_week_of_an_archived_object() -> None:
+    flat = CircleCILayout(("org-a",))
+    assert circleci_week_of(flat.csv_key("org-a", WEEK)) == (None, WEEK, "csv")
+    assert circleci_week_of(CircleCILayout(("a", "b")).json_key("b", WEEK)) == ("b", WEEK, "json")
+    assert circleci_week_of(flat.manifest_key("org-a", WEEK)) == (None, WEEK, "manifest")
+    for other in (
+        circleci_incoming_key("usage-data-2026-01-05-to-2026-01-12.csv"),  # a drop, not an archived week
+        "circleci-usage-data/usage-data-2026-01-05-to-2026-01-13.csv",  # not a week
+        "circleci-usage-data/usage-data-2026-01-06-to-2026-01-13.csv",  # not a Monday
+        circleci_export_job_key("org-a", WEEK),
+    ):
+        assert circleci_week_of(other) is None, other
+    assert github_week_of(github_workflow_runs_key(WEEK)) == (WEEK, "parquet")
+    assert github_week_of(github_workflow_runs_manifest_key(WEEK)) == (WEEK, "manifest")
+    assert github_week_of(github_progress_key(WEEK, "octo/api")) is None

@@ -127,7 +127,7 @@ def test_failed_export_surfaces_its_reason_and_the_next_run_makes_a_new_job(
     api.fail_reason = "Query timed out after 4 hours"
     with pytest.raises(ExportFailed, match="failed: Query timed out after 4 hours"):
         fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
-    assert load_export_job(store, "org-a", WEEK)["state"] == "failed"
+    assert [j["state"] for j in load_export_job(store, "org-a", WEEK)["jobs"]] == ["failed"]
     api.fail_reason = None
     fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert api.posts == 2
@@ -171,13 +171,13 @@ def test_deadline_then_a_rerun_resumes_the_same_job_without_a_post(api: FakeUsag
         fetch_week_csv(
             store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, CircleCILayout(), now=NOW
         )
-    state = load_export_job(store, "org-a", WEEK)
-    assert state["usage_export_job_id"] in api.jobs
+    (job,) = load_export_job(store, "org-a", WEEK)["jobs"]
+    assert job["usage_export_job_id"] in api.jobs
     assert api.posts == 1
     api.hold = False
     week = fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert week.resumed
-    assert week.job_id == state["usage_export_job_id"]
+    assert week.job_id == job["usage_export_job_id"]
     assert api.posts == 1
 
 
@@ -204,6 +204,46 @@ def test_server_errors_are_retried_and_a_broken_part_is_named(api: FakeUsageApi,
     with pytest.raises(ValueError, match=r"part 2 is missing required column\(s\) ORGANIZATION_ID"):
         fetch_week_csv(store, client(api), "org-a", WEEK, CircleCILayout(), now=NOW)
     assert not store.exists("circleci-usage-data/usage-data-2026-11-16-to-2026-11-23.csv")
+
+
+class FakeClock:
+    """Time that passes only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_status_checks_stay_within_ten_a_minute_per_organisation(api: FakeUsageApi) -> None:
+    clock = FakeClock()
+    api.clock = clock
+    api.progression = ("created", *["processing"] * 30, "completed")
+    api.org_ids = ("org-a", "org-b")
+    api.get_statuses = [500, 500]  # retried GETs count as status checks too
+    polling = UsageApiClient(
+        api.base_url,
+        api.token,
+        policy=PollPolicy(initial_interval_s=1, max_interval_s=1, deadline_s=3600),  # wants one a second
+        retry=FAST_RETRY,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    job = polling.create_export("org-a", *_window(), now=NOW)
+    assert polling.wait_for_export("org-a", job.job_id).ready
+    checks = api.status_check_times("org-a")
+    assert len(checks) == 34  # 32 states + 2 retried 500s
+    assert all(later - first >= 60 for first, later in zip(checks, checks[10:], strict=False)), checks
+    assert checks[-1] - checks[0] >= 3 * 60  # 34 checks take more than three minutes, not 34 seconds
+    # Another organisation has its own budget: its first check waits for nothing.
+    before = clock.now
+    other = polling.create_export("org-b", *_window(), now=NOW)
+    polling.get_export("org-b", other.job_id)
+    assert api.status_check_times("org-b") == [before]
 
 
 def _window() -> tuple[datetime, datetime]:

@@ -69,3 +69,21 @@ def test_the_github_resource_gets_the_enterprise_and_your_rates_file(tmp_path) -
     table = github.get_rates()
     assert table.rate("standard_linux", date(2026, 1, 5)) == Decimal("0.005")  # yours
     assert table.rate("standard_macos", date(2026, 1, 5)) == Decimal("0.062")  # shipped
+
+
+def test_the_store_locks_billing_uploads_as_the_settings_say(moto_endpoint, s3_bucket) -> None:
+    from usage_archive.resources.archive_store import S3ClientResource
+
+    env = {
+        "ARCHIVE_URL": f"s3://{s3_bucket}",
+        "ARCHIVE_OBJECT_LOCK_MODE": "governance",
+        "ARCHIVE_OBJECT_LOCK_DAYS": "2",
+    }
+    resource = build_resources(Settings.from_env(env))["archive_store"].model_copy(
+        update={"s3": S3ClientResource(endpoint_url=moto_endpoint)}
+    )
+    store = resource.get_store()
+    assert isinstance(store, S3ArchiveStore)
+    assert (store.object_lock.mode, store.object_lock.days) == ("GOVERNANCE", 2)
+    assert store.put_bytes("billing-archive/2025/01/manifest.json", b"{}").lock_mode == "GOVERNANCE"
+    assert store.put_bytes("github-actions-usage/workflow-runs-x.parquet", b"x").lock_mode is None

@@ -6,7 +6,8 @@ GET  /downloads/{id}/{n}.csv.gz?X-Amz-Signature=… → the gzip part (a stand-i
 
 Behaviour is scripted per test: statuses to answer instead (429, 500, 401 …), the state progression (with
 "completed-no-urls" for CircleCI's completed-without-URLs answer), a failure reason, holding jobs in
-"processing". Every request is recorded, with whether it carried the token.
+"processing", failing jobs whose window is too long as "too large". Every request is recorded, with whether it
+carried the token and when (by `clock`, which a test may replace with a fake one).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,7 @@ class Recorded:
     path: str
     had_token: bool
     body: Any = None
+    at: float = 0.0  # the fake API's clock when the request arrived
 
 
 @dataclass
@@ -69,6 +74,10 @@ class FakeUsageApi(LocalHttpServer):
     progression: tuple[str, ...] = DEFAULT_PROGRESSION
     fail_reason: str | None = None  # when set, the job ends as failed instead of completed
     hold: bool = False  # keep jobs "processing" (a long export)
+    # Jobs whose window is longer than this end "failed" with a result-too-large reason (the 100 MB cap).
+    too_large_over: timedelta | None = None
+    too_large_reason: str = "Export failed: result size exceeds the 100 MB limit, use a shorter time range"
+    clock: Callable[[], float] = time.monotonic
     post_statuses: list[int] = field(default_factory=list)  # answered (and consumed) before a real POST
     get_statuses: list[int] = field(default_factory=list)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
@@ -94,7 +103,9 @@ class FakeUsageApi(LocalHttpServer):
             body = json.loads(raw) if raw else None
         with self.lock:
             self.requests.append(
-                Recorded(method, handler.path, handler.headers.get("Circle-Token") is not None, body)
+                Recorded(
+                    method, handler.path, handler.headers.get("Circle-Token") is not None, body, self.clock()
+                )
             )
         download = DOWNLOAD_PATH.match(path)
         if download and method == "GET":
@@ -143,7 +154,10 @@ class FakeUsageApi(LocalHttpServer):
 
     def describe(self, job: FakeJob, state: str) -> dict[str, Any]:
         urls = None
-        if state == "completed" and self.fail_reason:
+        reason = self.fail_reason
+        if self.too_large_over is not None and self.window_of(job) > self.too_large_over:
+            reason = self.too_large_reason
+        if state == "completed" and reason:
             state = "failed"
         if state == "completed":
             urls = [
@@ -160,5 +174,23 @@ class FakeUsageApi(LocalHttpServer):
             "download_urls": urls,
         }
         if state == "failed":
-            body["error_reason"] = self.fail_reason
+            body["error_reason"] = reason
         return body
+
+    @staticmethod
+    def window_of(job: FakeJob) -> timedelta:
+        return datetime.fromisoformat(job.end.replace("Z", "+00:00")) - datetime.fromisoformat(
+            job.start.replace("Z", "+00:00")
+        )
+
+    def job_windows(self) -> list[tuple[str, str]]:
+        """(start, end) of every POST, in order."""
+        return [(r.body["start"], r.body["end"]) for r in self.requests if r.method == "POST"]
+
+    def status_check_times(self, org_id: str) -> list[float]:
+        """When each GET of an export job of `org_id` arrived."""
+        return [
+            r.at
+            for r in self.requests
+            if r.method == "GET" and f"/organizations/{org_id}/usage_export_job/" in r.path
+        ]

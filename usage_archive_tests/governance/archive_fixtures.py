@@ -11,12 +11,14 @@ import psycopg2
 import pytest
 
 from usage_archive.archive.layout import billing_folder, billing_manifest_key
-from usage_archive.archive.store import S3ArchiveStore, StoredObject
+from usage_archive.archive.store import ObjectLockPolicy, S3ArchiveStore, StoredObject
 from usage_archive.export.month import TableExport, archive_month
 from usage_archive.governance.bucket_policy import BucketSettings, apply_bucket
 from usage_archive.periods import Month
 
 PERIOD = "2025-01"
+# Billing objects are locked one by one at upload: COMPLIANCE for a day, long enough for every test.
+BILLING_LOCK = ObjectLockPolicy("COMPLIANCE", 1)
 SPECS = [
     TableExport("credits", "credits", "credits"),
     TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
@@ -84,15 +86,15 @@ def archive(store: S3ArchiveStore, url: str, months: tuple[str, ...]) -> None:
 
 @pytest.fixture
 def s3_store(s3_client, s3_bucket) -> S3ArchiveStore:
-    return S3ArchiveStore(s3_client, s3_bucket, "prod", storage_class="STANDARD")
+    return S3ArchiveStore(s3_client, s3_bucket, "prod", storage_class="STANDARD", object_lock=BILLING_LOCK)
 
 
 @pytest.fixture
 def archived(fresh_database: str, s3_client, s3_bucket, s3_store: S3ArchiveStore) -> ArchivedMonths:
-    """January and February 2025 archived under s3://bucket/prod, bucket governed (1-day COMPLIANCE lock)."""
+    """January and February 2025 archived under s3://bucket/prod, bucket governed, every billing object locked at
+    upload (COMPLIANCE, one day)."""
     months = (PERIOD, "2025-02")
     create_billing_tables(fresh_database, months)
-    # moto only takes a default retention while the bucket is empty, as the first apply on a new bucket does.
     apply_bucket(s3_client, BucketSettings(bucket=s3_bucket, prefix="prod", object_lock_days=1))
     archive(s3_store, fresh_database, months)
     return ArchivedMonths(store=s3_store, client=s3_client, bucket=s3_bucket, periods=months)

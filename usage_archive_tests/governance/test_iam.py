@@ -9,7 +9,7 @@ import boto3
 import pytest
 import requests
 
-from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
+from usage_archive.archive.store import ArchiveStoreError, ObjectLockPolicy, S3ArchiveStore
 from usage_archive.governance.iam import ROLES, iam_policy
 
 BUCKET = "governed-archive"
@@ -17,6 +17,10 @@ BUCKET = "governed-archive"
 
 def actions(policy: dict, effect: str = "Allow") -> set[str]:
     return {a for s in policy["Statement"] if s["Effect"] == effect for a in s["Action"]}
+
+
+def statement(policy: dict, sid: str) -> dict:
+    return next(s for s in policy["Statement"] if s["Sid"] == sid)
 
 
 def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
@@ -27,6 +31,7 @@ def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
         "s3:AbortMultipartUpload",
         "s3:ListBucket",
         "s3:DeleteObject",
+        "s3:PutObjectRetention",
     }
     deletes = next(s for s in policy["Statement"] if s["Sid"] == "ClearWorkingState")
     assert deletes["Resource"] == [
@@ -48,6 +53,30 @@ def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
         if s["Sid"] == "ReplaceBillingMonth"
     )
     assert replace["Resource"] == [f"arn:aws:s3:::{BUCKET}/billing-archive/*"]
+
+
+def test_the_archiver_may_lock_billing_objects_at_upload_and_nothing_else() -> None:
+    policy = iam_policy("archiver", BUCKET, "prod")
+    billing = [f"arn:aws:s3:::{BUCKET}/prod/billing-archive/*"]
+    lock = statement(policy, "LockBillingObjectsAtUpload")
+    assert (lock["Effect"], lock["Action"], lock["Resource"]) == ("Allow", ["s3:PutObjectRetention"], billing)
+    # Anywhere else, even if a broader policy is attached: denied.
+    elsewhere = statement(policy, "NoRetentionOutsideBilling")
+    assert (elsewhere["Effect"], elsewhere["Action"], elsewhere["NotResource"]) == (
+        "Deny",
+        ["s3:PutObjectRetention"],
+        billing,
+    )
+    guard = statement(policy, "NeverDeleteVersionsOrChangeRetention")
+    assert "s3:PutObjectRetention" not in guard["Action"]  # a Deny would override the billing Allow
+    # Shortening a GOVERNANCE retention needs the bypass, which stays denied; so do legal holds and the rest.
+    assert {"s3:BypassGovernanceRetention", "s3:PutObjectLegalHold", "s3:DeleteObjectVersion"} <= set(
+        guard["Action"]
+    )
+    # The restorer never sets retention.
+    restorer = iam_policy("restorer", BUCKET, "prod")
+    assert "s3:PutObjectRetention" not in actions(restorer)
+    assert "s3:PutObjectRetention" in actions(restorer, "Deny")
 
 
 def test_the_archiver_deletes_only_in_the_sources_working_folders() -> None:
@@ -114,8 +143,15 @@ def iam_enforcing_s3() -> Iterator[tuple[str, object]]:
 
 def test_policies_hold_on_an_iam_enforcing_server(iam_enforcing_s3) -> None:
     _endpoint, clients = iam_enforcing_s3
-    archiver = S3ArchiveStore(clients["archiver"], BUCKET, "prod", storage_class="STANDARD")
-    archiver.put_bytes("billing-archive/2025/01/credits-2025-01.parquet", b"PAR1 data")
+    archiver = S3ArchiveStore(
+        clients["archiver"],
+        BUCKET,
+        "prod",
+        storage_class="STANDARD",
+        object_lock=ObjectLockPolicy("GOVERNANCE", 1),
+    )
+    locked = archiver.put_bytes("billing-archive/2025/01/credits-2025-01.parquet", b"PAR1 data")
+    assert locked.lock_mode == "GOVERNANCE"
     assert archiver.get_bytes("billing-archive/2025/01/credits-2025-01.parquet") == b"PAR1 data"
     with pytest.raises(ArchiveStoreError, match=r"AccessDenied .*iam-policy"):
         archiver.put_bytes("other-data/elsewhere.bin", b"outside the archive prefixes")

@@ -11,6 +11,8 @@ import dagster as dg
 
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import (
+    CHECKSUM_MATCHES_MANIFEST,
+    ROW_COUNT_MATCHES_MANIFEST,
     latest_materialization_metadata,
     partitioned_check_result,
 )
@@ -26,8 +28,8 @@ from usage_archive.periods import Month
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.billing_db import BillingDatabaseResource
 
-ROW_COUNT = "row_count_matches_manifest"
-CHECKSUM = "checksum_matches_manifest"
+ROW_COUNT = ROW_COUNT_MATCHES_MANIFEST
+CHECKSUM = CHECKSUM_MATCHES_MANIFEST
 LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 

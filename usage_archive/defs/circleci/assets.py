@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import dagster as dg
 
-from usage_archive.archive.layout import CIRCLECI_PREFIX, CircleCILayout
+from usage_archive.archive.layout import CIRCLECI_PREFIX, WEEK_MANIFEST_SUFFIX, CircleCILayout
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.circleci.api import CircleCIError, ExportNotReady, ExportWindowError, RateLimited
 from usage_archive.circleci.columns import UsageExportFormatError
+from usage_archive.circleci.manifest import WeekManifestError
 from usage_archive.circleci.weekly import WeekCsv, WeekJson, archive_week_json, fetch_week_csv
 from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.circleci.partitions import (
@@ -28,7 +29,14 @@ from usage_archive.resources.circleci import CircleCIResource
 GROUP = "circleci"
 USAGE_CSV = dg.AssetKey(["circleci", "usage_csv"])
 USAGE_JSON = dg.AssetKey(["circleci", "usage_hierarchical_json"])
-EXPECTED_ERRORS = (CircleCIError, ExportWindowError, UsageExportFormatError, ArchiveStoreError, PeriodError)
+EXPECTED_ERRORS = (
+    CircleCIError,
+    ExportWindowError,
+    UsageExportFormatError,
+    ArchiveStoreError,
+    PeriodError,
+    WeekManifestError,
+)
 RETRYABLE = (ExportNotReady, RateLimited)
 DEFAULT_RETRY = dg.RetryPolicy(max_retries=3, delay=600)
 
@@ -57,10 +65,21 @@ def _csv_metadata(weeks: Sequence[tuple[str, WeekCsv]], uri: str) -> dict[str, o
         "columns": len(last.merge.columns),
         "unknown_columns": dg.MetadataValue.json(last.merge.unknown_columns),
         "export_job_id": last.job_id,
+        "export_jobs": dg.MetadataValue.json(
+            [
+                {
+                    "usage_export_job_id": j.job_id,
+                    "start": j.window.start.isoformat(),
+                    "end": j.window.end.isoformat(),
+                }
+                for j in last.jobs
+            ]
+        ),
         "resumed_export_job": last.resumed,
         "bytes": last.stored.bytes,
         "sha256": last.stored.sha256 or "",
         "object": dg.MetadataValue.path(uri),
+        "manifest": dg.MetadataValue.path(uri.removesuffix(".csv") + WEEK_MANIFEST_SUFFIX),
     }
     if len(weeks) > 1:
         metadata["rows_by_partition"] = dg.MetadataValue.json({k: w.merge.rows for k, w in weeks})
@@ -87,7 +106,8 @@ def build_circleci_assets(
         pool="circleci_usage_api",
         description="The week's CircleCI Usage API export (Monday 00:00 to Sunday 23:59:59 UTC): every gzip part "
         f"merged into one CSV with a single header, stored as {CIRCLECI_PREFIX}/usage-data-<monday>-"
-        "to-<next monday>.csv (one folder per organisation when several are configured).",
+        "to-<next monday>.csv (one folder per organisation when several are configured), then the week's "
+        "manifest (…-manifest.json) listing it and its export jobs.",
     )
     def usage_csv(
         context: dg.AssetExecutionContext,
@@ -104,7 +124,14 @@ def build_circleci_assets(
                 context.log.info(
                     f"archiving CircleCI usage of {org} for the week of {week} into {store.uri()}"
                 )
-                weeks.append((key, fetch_week_csv(store, client, org, week, layout, log=context.log.info)))
+                weeks.append(
+                    (
+                        key,
+                        fetch_week_csv(
+                            store, client, org, week, layout, log=context.log.info, run_id=context.run.run_id
+                        ),
+                    )
+                )
         except EXPECTED_ERRORS as exc:
             raise as_failure(exc, RETRYABLE) from None
         return dg.MaterializeResult(metadata=_csv_metadata(weeks, store.uri(weeks[-1][1].key)))
@@ -119,7 +146,8 @@ def build_circleci_assets(
         automation_condition=JSON_FOLLOWS_CSV,
         description="The week's usage as pipelines → workflows → jobs with project, trigger, timestamps, status, "
         "resource class, executor, duration, CPU/RAM utilisation and every *_CREDITS column; exact "
-        "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV.",
+        "credit roll-ups per workflow, per pipeline and for the file. Derived from the stored CSV (which must "
+        "be the one the week's manifest lists), then the manifest is written again listing both.",
     )
     def usage_hierarchical_json(
         context: dg.AssetExecutionContext,
@@ -131,7 +159,9 @@ def build_circleci_assets(
             for key in context.partition_keys:
                 org, week = split_partition_key(key, partitions_def)
                 csv_org = org or (layout.org_ids[0] if layout.org_ids else "")
-                results.append((key, archive_week_json(store, layout, csv_org, week)))
+                results.append(
+                    (key, archive_week_json(store, layout, csv_org, week, run_id=context.run.run_id))
+                )
                 context.log.info(f"stored {store.uri(results[-1][1].key)}")
         except EXPECTED_ERRORS as exc:
             raise as_failure(exc, RETRYABLE) from None

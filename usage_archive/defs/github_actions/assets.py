@@ -10,7 +10,11 @@ from typing import Any
 
 import dagster as dg
 
-from usage_archive.archive.layout import GITHUB_ACTIONS_PREFIX, github_billing_usage_key
+from usage_archive.archive.layout import (
+    GITHUB_ACTIONS_PREFIX,
+    github_billing_usage_key,
+    github_workflow_runs_manifest_key,
+)
 from usage_archive.archive.store import ArchiveStoreError
 from usage_archive.dagster_helpers import as_failure
 from usage_archive.defs.ci_costs import COSTS_GROUP
@@ -30,7 +34,7 @@ from usage_archive.github_actions.ledger import (
 )
 from usage_archive.github_actions.metrics import WeekSummary, markdown_table, summarize
 from usage_archive.github_actions.rates import RatesFileError
-from usage_archive.periods import PeriodError
+from usage_archive.periods import PeriodError, Week
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.resources.github import GitHubResource
 
@@ -97,7 +101,9 @@ def summary_metadata(summary: WeekSummary) -> dict[str, Any]:
     description="Every job attempt of every GitHub Actions workflow run created in the week, for the "
     "repositories in USAGE_ARCHIVE_REPOSITORIES: times, queue and run seconds, runner and runner "
     "class, repository visibility, billable minutes, the OS multiplier and the estimated cost from the "
-    f"dated rates table. Stored as {GITHUB_ACTIONS_PREFIX}/workflow-runs-<start>-to-<end>.parquet.",
+    f"dated rates table. Stored as {GITHUB_ACTIONS_PREFIX}/workflow-runs-<start>-to-<end>.parquet, then the "
+    "week's manifest beside it (…-manifest.json: the file's bytes, SHA-256, rows and the API window), "
+    "written last.",
 )
 def workflow_runs(
     context: dg.AssetExecutionContext,
@@ -114,7 +120,7 @@ def workflow_runs(
             for key in context.partition_keys:
                 context.log.info(f"collecting GitHub Actions week {key} into {store.uri()}")
                 collection = collect_week(client, store, config, key, log=context.log.info, rates=rates)
-                stored = store_week(store, collection)
+                stored = store_week(store, collection, run_id=context.run.run_id)
                 table, info = read_archive(store.get_bytes(stored.key))  # what the archive now holds
                 weeks.append((collection, summarize(table, info)))
                 context.log.info(f"stored {store.uri(stored.key)} ({table.num_rows} job attempts)")
@@ -133,6 +139,9 @@ def workflow_runs(
             "resumed_repositories": dg.MetadataValue.json(collection.resumed),
             "github_requests": client.requests_made,
             "object": dg.MetadataValue.path(store.uri(stored.key)),
+            "manifest": dg.MetadataValue.path(
+                store.uri(github_workflow_runs_manifest_key(Week.parse(collection.partition_key)))
+            ),
             "sha256": stored.sha256 or "",
             "bytes": stored.bytes,
             "dagster/column_schema": dg.TableSchema(

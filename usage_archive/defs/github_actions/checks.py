@@ -1,28 +1,43 @@
 """Checks of a stored week.
 
-`github_actions/workflow_runs` (blocking): every listed run has all its jobs, and no job attempt is stored twice.
-They re-read the stored Parquet file (its footer holds the run list GitHub gave), so a failure means the archive
-itself is wrong: the run fails and `dagster asset materialize` exits non-zero.
+`github_actions/workflow_runs` (blocking): every listed run has all its jobs, no job attempt is stored twice, and
+the file is the one its manifest lists (row count; bytes and SHA-256). They re-read the stored Parquet file (its
+footer holds the run list GitHub gave) and the week's manifest, so a failure means the archive itself is wrong:
+the run fails and `dagster asset materialize` exits non-zero.
 
 `github_actions/billing_usage` (WARN, not blocking: the ledger is GitHub's word, stored as given): the week's
 estimate from workflow_runs agrees with the ledger's gross Actions minutes, repository by repository, within the
 tolerance (GITHUB_LEDGER_TOLERANCE_PERCENT / _USD); and every item's gross − discount = net.
 """
 
+import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from usage_archive.archive.layout import github_billing_usage_key, github_workflow_runs_key
+from usage_archive.archive.layout import (
+    github_billing_usage_key,
+    github_workflow_runs_key,
+    github_workflow_runs_manifest_key,
+)
 from usage_archive.archive.store import ArchiveStore, ArchiveStoreError
 from usage_archive.costs.reconcile import compare, describe
-from usage_archive.dagster_helpers import latest_materialization_metadata, partitioned_check_result
+from usage_archive.dagster_helpers import (
+    CHECKSUM_MATCHES_MANIFEST,
+    ROW_COUNT_MATCHES_MANIFEST,
+    latest_materialization_metadata,
+    manifest_check_specs,
+    partitioned_check_result,
+)
 from usage_archive.defs.github_actions.assets import BILLING_USAGE_KEY, WORKFLOW_RUNS_KEY
 from usage_archive.defs.partitions import weekly_partitions
+from usage_archive.export.verify import ListedFile, verify_listed
 from usage_archive.github_actions.archive_file import ArchiveFileError, read_archive
 from usage_archive.github_actions.billing_usage import amount_problems, plain
+from usage_archive.github_actions.collect import TABLE
 from usage_archive.github_actions.ledger import (
     LedgerFileError,
     cost_items,
@@ -68,6 +83,7 @@ def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | N
             partitions_def=weekly_partitions,
             description="no job attempt (job id) is stored twice",
         ),
+        *manifest_check_specs(WORKFLOW_RUNS_KEY, weekly_partitions, "Parquet file"),
     ],
 )
 def github_actions_workflow_runs_integrity(
@@ -78,12 +94,28 @@ def github_actions_workflow_runs_integrity(
     missing: dict[str, list[str]] = {}  # partition key → problems
     duplicates: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int | None]] = {}
+    listed: dict[str, ListedFile] = {}
     for week in context.partition_keys:  # one week, or a range backfilled in one run
         key = github_workflow_runs_key(Week.parse(week))
+        manifest_key = github_workflow_runs_manifest_key(Week.parse(week))
         missing_found, duplicates_found = missing.setdefault(week, []), duplicates.setdefault(week, [])
         try:
-            table, info = read_archive(store.get_bytes(key))
-        except (ArchiveStoreError, ArchiveFileError) as exc:
+            data = store.get_bytes(key)
+        except ArchiveStoreError as exc:
+            data = None
+            missing_found.append(f"{store.uri(key)}: {exc}")
+            duplicates_found.append(f"{store.uri(key)} cannot be read")
+        with tempfile.TemporaryDirectory(prefix="github-check-") as tmp:
+            local = None
+            if data is not None:
+                local = Path(tmp) / "week.parquet"
+                local.write_bytes(data)
+            listed[week] = verify_listed(store, manifest_key, TABLE, local=local)
+        if data is None:
+            continue
+        try:
+            table, info = read_archive(data)
+        except ArchiveFileError as exc:
             missing_found.append(f"{store.uri(key)}: {exc}")
             duplicates_found.append(f"{store.uri(key)} cannot be read")
             continue
@@ -103,6 +135,12 @@ def github_actions_workflow_runs_integrity(
         yield partitioned_check_result(
             context, WORKFLOW_RUNS_KEY, name, problems, metadata={"by_week": dg.MetadataValue.json(counts)}
         )
+    summaries = {"by_week": dg.MetadataValue.json({k: v.summary() for k, v in listed.items()})}
+    for name, found in (
+        (ROW_COUNT_MATCHES_MANIFEST, {k: v.row_problems for k, v in listed.items()}),
+        (CHECKSUM_MATCHES_MANIFEST, {k: v.checksum_problems for k, v in listed.items()}),
+    ):
+        yield partitioned_check_result(context, WORKFLOW_RUNS_KEY, name, found, metadata=summaries)
 
 
 github_actions_verify_job = dg.define_asset_job(

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
 from usage_archive.dagster_helpers import as_failure, describe_problems
-from usage_archive.governance.audit import summary_table, verify_all, verify_period
+from usage_archive.governance.audit import summary_table, verify_targets
 from usage_archive.governance.bucket_policy import (
     BucketPolicyError,
     BucketSettings,
@@ -22,6 +22,7 @@ from usage_archive.governance.bucket_policy import (
     check_bucket,
     settings_from_env,
 )
+from usage_archive.governance.targets import BILLING, SOURCES, TargetError, resolve
 from usage_archive.periods import PeriodError
 from usage_archive.resources.archive_store import ArchiveStoreResource
 from usage_archive.settings import DEFAULT_OBJECT_LOCK_DAYS, DEFAULT_OBJECT_LOCK_MODE
@@ -30,8 +31,16 @@ GOVERNANCE_TAGS = {"usage_archive/area": "governance"}
 
 
 class VerifyArchiveConfig(dg.Config):
-    period: str = Field(default="", description="the month to verify, YYYY-MM (leave empty with all_months)")
-    all_months: bool = Field(default=False, description="verify every archived month")
+    period: str = Field(
+        default="",
+        description="the period to verify: a month YYYY-MM, or a week's Monday YYYY-MM-DD for a weekly source "
+        "(leave empty with all_months)",
+    )
+    all_months: bool = Field(default=False, description="verify every archived period of the source(s)")
+    source: str = Field(
+        default=BILLING, description=f"{', '.join(SOURCES)}, or all (all_months only: every source)"
+    )
+    org: str = Field(default="", description="circleci: only this organisation's folder")
 
 
 class BucketSettingsConfig(dg.Config):
@@ -39,7 +48,14 @@ class BucketSettingsConfig(dg.Config):
         default=False, description="apply: create the bucket with Object Lock if it is missing"
     )
     object_lock_days: int | None = Field(
-        default=None, description=f"default: ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS}"
+        default=None,
+        description="days each billing object is locked from its upload (checked against the billing expiry); "
+        f"default: ARCHIVE_OBJECT_LOCK_DAYS or {DEFAULT_OBJECT_LOCK_DAYS}",
+    )
+    default_retention_days: int | None = Field(
+        default=None,
+        description="a bucket-wide default retention, only when asked for (never past the usage expiry); "
+        "default: ARCHIVE_BUCKET_DEFAULT_RETENTION_DAYS, else none",
     )
     object_lock_mode: str | None = Field(
         default=None,
@@ -51,21 +67,23 @@ class BucketSettingsConfig(dg.Config):
 
 
 @dg.op(
-    description="Re-read manifests and objects from the archive: sizes, SHA-256, Parquet row counts.",
+    description="Re-read manifests and objects from the archive: sizes, SHA-256, row counts (every source).",
     tags=GOVERNANCE_TAGS,
 )
 def verify_archive(
     context: dg.OpExecutionContext, config: VerifyArchiveConfig, archive_store: ArchiveStoreResource
 ) -> None:
     if bool(config.period) == config.all_months:
-        raise dg.Failure("set either period (YYYY-MM) or all_months, not both and not neither")
+        raise dg.Failure("set either period (YYYY-MM, or a Monday) or all_months, not both and not neither")
     store = archive_store.get_store()
+    source = None if config.source == "all" else config.source
     try:
-        results = verify_all(store) if config.all_months else [verify_period(store, config.period)]
-    except (PeriodError, ArchiveStoreError) as exc:
+        targets = resolve(store, source, None if config.all_months else config.period, config.org or None)
+        results = verify_targets(store, targets)
+    except (PeriodError, TargetError, ArchiveStoreError) as exc:
         raise as_failure(exc) from None
     table = summary_table(results)
-    context.log.info(f"verified {len(results)} month(s) in {store.uri()}:\n{table}")
+    context.log.info(f"verified {len(results)} period(s) in {store.uri()}:\n{table}")
     problems = [p for r in results for p in r.problems]
     if problems:
         raise dg.Failure(
@@ -80,7 +98,7 @@ def verify_archive(
 
 @dg.job(tags=GOVERNANCE_TAGS)
 def archive_verify_job() -> None:
-    """Independent verify of one month (config period) or all months, from the store alone."""
+    """Independent verify of one period (config period, source, org) or all of them, from the store alone."""
     verify_archive()
 
 
@@ -102,6 +120,7 @@ def _bucket_report(
             store.prefix,
             object_lock_days=config.object_lock_days,
             object_lock_mode=config.object_lock_mode,
+            default_retention_days=config.default_retention_days,
             skip=tuple(config.skip) if config.skip is not None else None,
         )
         report = action(store.client, settings)

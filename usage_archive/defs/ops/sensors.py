@@ -2,10 +2,10 @@
 
 - `alert_on_run_failure`: every failed run of this code location → the webhook (job, partition, error, link).
 - `alert_on_stale_archive`: a run whose freshness check failed → the webhook (which month or week is late).
-- `restore_completed`: polls the restore records under `.restores/`; once every object of a month is readable
-  again it marks the record complete, posts "restore complete" to the webhook (restores take hours), and
-  launches `archive_verify_job` for that month (the restored copies are read in full), so the operator knows
-  the month is ready for `usage-archive fetch`.
+- `restore_completed`: polls the restore records under `.restores/`; once every object of a period (a billing
+  month, a CircleCI or GitHub Actions week) is readable again it marks the record complete, posts "restore
+  complete" to the webhook (restores take hours), and launches `archive_verify_job` for that period (the
+  restored copies are read in full), so the operator knows it is ready for `usage-archive fetch`.
 """
 
 from typing import Any
@@ -16,7 +16,8 @@ from usage_archive.archive.store import ArchiveStoreError, S3ArchiveStore
 from usage_archive.defs.ops.checks import FRESHNESS_CHECK_NAME
 from usage_archive.defs.ops.jobs import archive_verify_job
 from usage_archive.governance.alerts import AlertError, run_url
-from usage_archive.governance.restore import pending_records, poll_restores, summarise
+from usage_archive.governance.restore import cli_arguments, pending_records, poll_restores, summarise
+from usage_archive.governance.targets import BILLING, ArchivedPeriod
 from usage_archive.resources.alerts import AlertWebhookResource
 from usage_archive.resources.archive_store import ArchiveStoreResource
 
@@ -96,13 +97,13 @@ def _notify_restored(
 ) -> None:
     if not alert_webhook.enabled:
         return
+    target = ArchivedPeriod.from_record(record)
     lines = [
         summarise(record),
-        f"fetch it: usage-archive fetch --period {record['period']} --to DIR "
-        f"(readable for {record['days']} days)",
+        f"fetch it: usage-archive fetch {cli_arguments(target)} --to DIR (readable for {record['days']} days)",
     ]
     try:
-        alert_webhook.send_text(f"Restore of {record['period']} complete", lines)
+        alert_webhook.send_text(f"Restore of {target.label} complete", lines)
     except AlertError as exc:  # a missed notice must not hold back the verify run
         context.log.error(f"could not post the restore notice: {exc}")
 
@@ -130,15 +131,19 @@ def restore_completed(
         return dg.SkipReason("no restore in progress")
     requests, waiting = [], []
     for record in records:
-        polled = poll_restores(store, record["period"])
+        target = ArchivedPeriod.from_record(record)
+        polled = poll_restores(store, target)
         context.log.info(summarise(polled))
         if polled["status"] == "complete":
             _notify_restored(context, alert_webhook, polled)
+            verify = {"period": polled["period"]}
+            if target.source != BILLING:
+                verify.update(source=target.source, org=target.org_folder or "")
             requests.append(
                 dg.RunRequest(
-                    run_key=f"restored-{polled['period']}-{polled['requested_at']}",
-                    run_config={"ops": {"verify_archive": {"config": {"period": polled["period"]}}}},
-                    tags={"usage_archive/restored": polled["period"]},
+                    run_key=f"restored-{target.label}-{polled['requested_at']}",
+                    run_config={"ops": {"verify_archive": {"config": verify}}},
+                    tags={"usage_archive/restored": target.label},
                 )
             )
         else:

@@ -14,6 +14,8 @@ import pytest
 
 from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import S3ArchiveStore
+from usage_archive.dagster_helpers import CHECKSUM_MATCHES_MANIFEST as CHECKSUM
+from usage_archive.dagster_helpers import ROW_COUNT_MATCHES_MANIFEST as ROWS
 from usage_archive.defs.circleci.assets import (
     USAGE_CSV,
     USAGE_JSON,
@@ -49,11 +51,23 @@ def s3_store(s3_client, bucket: str) -> S3ArchiveStore:
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    """`<asset name>/<check name>` → passed (two assets carry the manifest checks)."""
     return {
-        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        f"{e.asset_check_evaluation_data.asset_key.path[-1]}/{e.asset_check_evaluation_data.check_name}": (
+            e.asset_check_evaluation_data.passed
+        )
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
+
+
+CSV_OK = {f"usage_csv/{READABLE_EXPORT}": True, f"usage_csv/{ROWS}": True, f"usage_csv/{CHECKSUM}": True}
+JSON_OK = {
+    f"usage_hierarchical_json/{JOB_COUNT}": True,
+    f"usage_hierarchical_json/{CREDIT_TOTALS}": True,
+    f"usage_hierarchical_json/{ROWS}": True,
+    f"usage_hierarchical_json/{CHECKSUM}": True,
+}
 
 
 def test_week_is_archived_as_csv_and_json_and_every_check_passes(
@@ -63,10 +77,22 @@ def test_week_is_archived_as_csv_and_json_and_every_check_passes(
         ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket)
     )
     assert result.success
-    assert check_results(result) == {JOB_COUNT: True, CREDIT_TOTALS: True, READABLE_EXPORT: True}
+    assert check_results(result) == {**CSV_OK, **JSON_OK}
     store = s3_store(s3_client, s3_bucket)
     stem = f"circleci-usage-data/usage-data-{WEEK}-to-{NEXT}"
-    assert {o.key for o in store.list("circleci-usage-data/")} == {f"{stem}.csv", f"{stem}-hierarchical.json"}
+    assert {o.key for o in store.list("circleci-usage-data/")} == {
+        f"{stem}.csv",
+        f"{stem}-hierarchical.json",
+        f"{stem}-manifest.json",
+    }
+    manifest = json.loads(store.get_bytes(f"{stem}-manifest.json"))
+    assert [(f["table"], f["path"]) for f in manifest["files"]] == [
+        ("usage_csv", f"{stem}.csv"),
+        ("usage_hierarchical_json", f"{stem}-hierarchical.json"),
+    ]
+    (job,) = manifest["provenance"]["export_jobs"]
+    assert job["usage_export_job_id"] == next(iter(usage_api.jobs))
+    assert (job["start"], job["end"]) == (f"{WEEK}T00:00:00Z", f"{LAST_WEEK.last_second:%Y-%m-%dT%H:%M:%S}Z")
     document = json.loads(store.get_bytes(f"{stem}-hierarchical.json"))
     csv_meta = result.asset_materializations_for_node("circleci__usage_csv")[0].metadata
     json_meta = result.asset_materializations_for_node("circleci__usage_hierarchical_json")[0].metadata
@@ -126,14 +152,18 @@ def test_checks_fail_when_the_stored_files_are_corrupted(usage_api, moto_endpoin
         assets=ASSETS[:2], asset_checks=ASSETS[2:], jobs=[circleci_usage_verify_job], resources=res
     ).resolve_job_def("circleci_usage_verify")
     result = verify.execute_in_process(tags={"dagster/partition": WEEK}, raise_on_error=False)
-    assert check_results(result) == {JOB_COUNT: False, CREDIT_TOTALS: False, READABLE_EXPORT: True}
+    # The JSON lost a job: it disagrees with the CSV, and with its manifest entry (bytes, SHA-256, jobs).
+    assert check_results(result) == {
+        **CSV_OK,
+        **{name: False for name in JSON_OK},
+    }
     # A CSV without its WORKFLOW_ID column fails the CSV check.
     lines = store.get_bytes(f"{stem}.csv").decode().splitlines()
     store.put_bytes(
         f"{stem}.csv", "\n".join(line.replace("WORKFLOW_ID", "WORKFLOW") for line in lines).encode()
     )
     result = verify.execute_in_process(tags={"dagster/partition": WEEK}, raise_on_error=False)
-    assert check_results(result)[READABLE_EXPORT] is False
+    assert check_results(result)[f"usage_csv/{READABLE_EXPORT}"] is False
 
 
 def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(
@@ -150,7 +180,7 @@ def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(
         resources=resources(usage_api, moto_endpoint, s3_bucket),
     )
     assert not result.success
-    assert check_results(result)[READABLE_EXPORT] is False
+    assert check_results(result)[f"usage_csv/{READABLE_EXPORT}"] is False
     assert not result.asset_materializations_for_node("circleci__usage_hierarchical_json")
 
 
@@ -176,7 +206,14 @@ def test_several_orgs_are_archived_in_their_own_folders(
     assert keys == {
         f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}.csv",
         f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-hierarchical.json",
+        f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-manifest.json",
     }
+    manifest = json.loads(
+        s3_store(s3_client, s3_bucket).get_bytes(
+            f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-manifest.json"
+        )
+    )
+    assert manifest["organization_id"] == "org-b"
     assert all("/organizations/org-b/" in r.path for r in usage_api.requests if "usage_export_job" in r.path)
 
 
@@ -207,7 +244,8 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
         child.kill()
         child.join(10)
     assert usage_api.posts == 1
-    job_id = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
+    (job,) = json.loads(store.get_bytes(circleci_export_job_key("org-a", LAST_WEEK)))["jobs"]
+    job_id = job["usage_export_job_id"]
     usage_api.hold = False
     result = dg.materialize(
         ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket)

@@ -56,8 +56,9 @@ def test_cli_archives_last_week_with_checks(usage_api, moto_endpoint, s3_bucket,
         for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="ci/circleci-usage-data/")["Contents"]
     }
     stem = f"ci/circleci-usage-data/usage-data-{LAST_WEEK.label}"
-    assert keys == {f"{stem}.csv", f"{stem}-hierarchical.json"}
+    assert keys == {f"{stem}.csv", f"{stem}-hierarchical.json", f"{stem}-manifest.json"}
     output = done.stdout + done.stderr
     assert "job_count_matches_csv" in output
+    assert "checksum_matches_manifest" in output
     assert usage_api.token not in output
     assert "s3cr3t" not in output

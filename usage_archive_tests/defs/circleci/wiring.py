@@ -24,6 +24,7 @@ def usage_resources(
         "poll_deadline_seconds": 10,
         "rate_limit_wait_seconds": 0.001,
         "retry_backoff_seconds": 0.001,
+        "status_checks_per_minute": 1000,  # millisecond polls; the limit has its own test (test_api.py)
         **circleci,
     }
     return {

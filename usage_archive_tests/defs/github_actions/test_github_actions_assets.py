@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -104,8 +106,23 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(
         {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}
     ]
     assert all(e.passed for e in check_results(result).values())
-    assert set(check_results(result)) == {"every_run_has_its_jobs", "no_duplicate_job_attempts"}
+    assert set(check_results(result)) == {
+        "every_run_has_its_jobs",
+        "no_duplicate_job_attempts",
+        "row_count_matches_manifest",
+        "checksum_matches_manifest",
+    }
     assert not github.paths("/timing")
+    # The manifest, written after the file: its key, bytes, SHA-256, rows and the API window.
+    manifest_key = RUNS_KEY.replace(".parquet", "-manifest.json")
+    manifest = json.loads(
+        s3_client.get_object(Bucket=s3_bucket, Key=f"archive/{manifest_key}")["Body"].read()
+    )
+    (entry,) = manifest["files"]
+    assert (entry["path"], entry["bytes"], entry["records"]) == (RUNS_KEY, len(body), 5)
+    assert entry["sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["provenance"]["api_window"]["created"] == "2026-01-05T00:00:00Z..2026-01-11T23:59:59Z"
+    assert manifest["provenance"]["repositories"] == ["octo-labs/tool", "octo/api"]
 
 
 def test_a_retried_run_resumes_after_a_404(

@@ -70,7 +70,8 @@ def test_cli_materializes_a_partition_range_and_checks_it(
         f"ci/{github_workflow_runs_key(Week.parse(w))}" for w in ("2025-12-29", "2026-01-05")
     )
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="ci/")["Contents"]}
-    assert keys == {earlier_key, later_key}
+    manifests = {k.replace(".parquet", "-manifest.json") for k in (earlier_key, later_key)}
+    assert keys == {earlier_key, later_key, *manifests}
     earlier, _ = read_archive(s3_client.get_object(Bucket=s3_bucket, Key=earlier_key)["Body"].read())
     later, _ = read_archive(s3_client.get_object(Bucket=s3_bucket, Key=later_key)["Body"].read())
     assert earlier.column("job_id").to_pylist() == [1000]  # the run one second before 2026-01-05

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 from usage_archive.circleci.columns import (
     KNOWN_COLUMNS,
@@ -48,6 +48,34 @@ class HierarchyResult:
     duplicates_dropped: int = 0
     credits: dict[str, Decimal] = field(default_factory=dict)
     organization_ids: list[str] = field(default_factory=list)
+
+
+class _Number(NamedTuple):
+    text: str  # as written in the JSON
+    value: Decimal | None  # None for NULL
+
+
+class _Job(NamedTuple):
+    """Where one job's rendered text sits in the spill file, and how it sorts within its workflow."""
+
+    queued_at: str
+    job_name: str
+    job_id: str
+    offset: int
+    length: int
+
+
+class _Workflow(NamedTuple):
+    sort_key: tuple[str, str, str]  # (first job queued at, workflow name, workflow id)
+    text: str  # the workflow's own fields, rendered
+    credits: list[Decimal]  # running sums, one per credit column
+    jobs: list[_Job]
+
+
+class _Pipeline(NamedTuple):
+    sort_key: tuple[str, str]  # (created at, pipeline id)
+    text: str  # the pipeline's own fields, rendered
+    workflows: dict[str, _Workflow]
 
 
 def _str(value: str) -> str:
@@ -84,13 +112,13 @@ class _Numbers:
         self.source = source
         self.line = 0
         # Credits, counts and percentages repeat a lot: remember each distinct cell's text and value.
-        self.cache: dict[str, tuple[str, Decimal | None]] = {"": ("null", None), NULL: ("null", None)}
+        self.cache: dict[str, _Number] = {"": _Number("null", None), NULL: _Number("null", None)}
 
-    def credit(self, value: str, column: str) -> tuple[str, Decimal | None]:
+    def credit(self, value: str, column: str) -> _Number:
         hit = self.cache.get(value)
         if hit is None:
             text = self.text(value, column)
-            hit = (text, Decimal(text))
+            hit = _Number(text, Decimal(text))
             if len(self.cache) < 500_000:
                 self.cache[value] = hit
         return hit
@@ -99,7 +127,7 @@ class _Numbers:
         """The JSON text of a numeric cell: its own digits when already plain, else the exact Decimal."""
         hit = self.cache.get(value)
         if hit is not None:
-            return hit[0]
+            return hit.text
         if _PLAIN_NUMBER.match(value):
             return value
         try:
@@ -156,7 +184,7 @@ def _group_and_write(
     spilled = 0  # bytes written to `spill` so far
     num, boolean, credit = numbers.text, numbers.boolean, numbers.credit
     result = HierarchyResult()
-    pipelines: dict[str, list[Any]] = {}
+    pipelines: dict[str, _Pipeline] = {}
     seen_jobs: set[Any] = set()
     orgs: set[str] = set()
     with open(csv_path, encoding="utf-8", newline="") as fh:
@@ -204,7 +232,7 @@ def _group_and_write(
             if pipeline is None:
                 created = _timestamp(row[p_created])
                 orgs.add(row[org_id])
-                pipeline = pipelines[pid] = [
+                pipeline = pipelines[pid] = _Pipeline(
                     (created, pid),
                     f'"pipeline_id": {_str(pid)}, "pipeline_number": {num(row[p_number], "PIPELINE_NUMBER")}, '
                     f'"created_at": {created}, '
@@ -218,13 +246,13 @@ def _group_and_write(
                     f'"trigger": {{"source": {_str(row[trig_source])}, "user_id": {_str(row[trig_user])}, '
                     f'"is_unregistered_user": {boolean(row[unregistered], "IS_UNREGISTERED_USER")}}}',
                     {},
-                ]
-            workflows = pipeline[2]
+                )
+            workflows = pipeline.workflows
             wid = row[wid_i]
             workflow = workflows.get(wid)
             if workflow is None:
                 first_queued = _timestamp(row[wf_queued])
-                workflow = workflows[wid] = [
+                workflow = workflows[wid] = _Workflow(
                     (first_queued, row[wf_name], wid),
                     f'"workflow_id": {_str(wid)}, "workflow_name": {_str(row[wf_name])}, '
                     f'"first_job_queued_at": {first_queued}, '
@@ -233,8 +261,8 @@ def _group_and_write(
                     f'"is_successful": {boolean(row[wf_ok], "IS_WORKFLOW_SUCCESSFUL")}',
                     list(zero),
                     [],
-                ]
-            sums = workflow[2]
+                )
+            sums = workflow.credits
             credit_parts = []
             for n, i in enumerate(credit_idx):
                 text, amount = credit(row[i], credit_cols[n])
@@ -262,7 +290,7 @@ def _group_and_write(
                     f"{_str(c)}: {_str(row[i])}" for c, i in zip(extra_cols, extra_idx, strict=False)) + "}"
             data = (job + "}").encode()
             spill.write(data)
-            workflow[3].append((queued_at, row[job_name], jid, spilled, len(data)))
+            workflow.jobs.append(_Job(queued_at, row[job_name], jid, spilled, len(data)))
             spilled += len(data)
     result.organization_ids = sorted(orgs)
     spill.flush()
@@ -274,20 +302,20 @@ def _group_and_write(
 
 
 def _write_document(
-    out: TextIO, pipelines: dict[str, list[Any]], credit_names: list[str], result: HierarchyResult,
+    out: TextIO, pipelines: dict[str, _Pipeline], credit_names: list[str], result: HierarchyResult,
     source: str, period: dict[str, str] | None, job_text: Callable[[int, int], str],
 ) -> None:
     """Totals first (computed from the grouped rows), then one pipeline at a time; each job's JSON text is read
     from the spill file at the offset recorded while grouping."""
-    ordered = sorted(pipelines.values(), key=lambda p: p[0])
+    ordered = sorted(pipelines.values(), key=lambda p: p.sort_key)
     file_sums = [Decimal(0)] * len(credit_names)
     pipeline_sums: list[list[Decimal]] = []
     for pipeline in ordered:
         sums = [Decimal(0)] * len(credit_names)
-        for workflow in pipeline[2].values():
-            sums = [a + b for a, b in zip(sums, workflow[2], strict=False)]
+        for workflow in pipeline.workflows.values():
+            sums = [a + b for a, b in zip(sums, workflow.credits, strict=False)]
             result.workflows += 1
-            result.jobs += len(workflow[3])
+            result.jobs += len(workflow.jobs)
         pipeline_sums.append(sums)
         file_sums = [a + b for a, b in zip(file_sums, sums, strict=False)]
     result.pipelines = len(ordered)
@@ -303,14 +331,14 @@ def _write_document(
               f'"jobs": {result.jobs}, "credits": {_credits_text(credit_names, file_sums)}}},\n')
     out.write('  "pipelines": [')
     for p_index, (pipeline, sums) in enumerate(zip(ordered, pipeline_sums, strict=False)):
-        pieces = [",\n    {" if p_index else "\n    {", pipeline[1],
+        pieces = [",\n    {" if p_index else "\n    {", pipeline.text,
                   f', "credits": {_credits_text(credit_names, sums)}, "workflows": [']
-        for w_index, workflow in enumerate(sorted(pipeline[2].values(), key=lambda w: w[0])):
+        for w_index, workflow in enumerate(sorted(pipeline.workflows.values(), key=lambda w: w.sort_key)):
             pieces.append(",\n      {" if w_index else "\n      {")
-            pieces.append(workflow[1])
-            pieces.append(f', "credits": {_credits_text(credit_names, workflow[2])}, "jobs": [')
-            jobs = sorted(workflow[3], key=lambda j: (j[0], j[1], j[2]))
-            pieces.append(",".join(f"\n        {job_text(j[3], j[4])}" for j in jobs))
+            pieces.append(workflow.text)
+            pieces.append(f', "credits": {_credits_text(credit_names, workflow.credits)}, "jobs": [')
+            jobs = sorted(workflow.jobs, key=lambda j: (j.queued_at, j.job_name, j.job_id))
+            pieces.append(",".join(f"\n        {job_text(j.offset, j.length)}" for j in jobs))
             pieces.append("\n      ]}")
         pieces.append("\n    ]}")
         out.write("".join(pieces))

@@ -29,6 +29,7 @@ from usage_archive.circleci.columns import (
     credit_name,
     validate_header,
 )
+from usage_archive.circleci.dialect import timestamp_json
 
 FORMAT = "usage_archive.circleci.hierarchical/1"
 _PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?\Z")
@@ -87,22 +88,10 @@ def _str(value: str) -> str:
 
 
 def _timestamp(value: str) -> str:
-    """UTC timestamps as ISO 8601 with an explicit zone ('2025-10-09 12:34:56.7' → '2025-10-09T12:34:56.7Z');
-    a value that already names its zone keeps it; dates stay dates."""
-    if value == NULL or value == "":
-        return "null"
-    if len(value) == 23 and value[10] == " " and value[19] == "." and value.isprintable() and '"' not in value \
-            and "\\" not in value:
-        return f'"{value[:10]}T{value[11:]}Z"'  # the export's usual form, without the general path's work
-    value = value.strip()
-    if len(value) > 10:
-        if value.endswith(" UTC"):
-            value = value[:-4] + "Z"
-        if value[10] == " ":
-            value = f"{value[:10]}T{value[11:]}"
-        if not _ZONE.search(value):
-            value += "Z"
-    return _str(value)
+    text = timestamp_json(value)
+    if text is None:
+        raise UsageExportFormatError(f"not a timestamp: {value!r}")
+    return text
 
 
 class _Numbers:

@@ -116,16 +116,20 @@ def test_checks_fail_when_the_stored_files_are_corrupted(usage_api, moto_endpoin
     assert check_results(result)[READABLE_EXPORT] is False
 
 
-def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(usage_api, moto_endpoint, s3_bucket, tmp_path):
-    # Parts with the merged header are copied byte for byte; a truncated row in one is caught by the CSV check.
+def test_a_part_that_cannot_be_read_stops_the_run_before_anything_is_stored(
+        usage_api, moto_endpoint, s3_bucket, s3_client):
+    # A row cut short in the second part: the merge refuses it (naming the part and line) and stores nothing.
     broken = gzip.decompress(usage_api.parts[1]).decode().splitlines()
-    broken[2] = ",".join(broken[2].split(",")[:20])
+    broken[2] = '","'.join(broken[2].split('","')[:20]) + '"'
     usage_api.parts[1] = gzip.compress(("\n".join(broken) + "\n").encode())
     result = dg.materialize(ASSETS, partition_key=WEEK, raise_on_error=False,
                             resources=resources(usage_api, moto_endpoint, s3_bucket))
     assert not result.success
-    assert check_results(result)[READABLE_EXPORT] is False
+    message = result.failure_data_for_node("circleci__usage_csv").error.message
+    assert "part 2 line 3 has 20 fields, the header has 48" in message
+    assert not result.asset_materializations_for_node("circleci__usage_csv")
     assert not result.asset_materializations_for_node("circleci__usage_hierarchical_json")
+    assert list(s3_store(s3_client, s3_bucket).list("circleci-usage-data/usage-data-")) == []
 
 
 def test_several_orgs_are_archived_in_their_own_folders(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path):

@@ -34,22 +34,31 @@ if TYPE_CHECKING:
 MEMORY_LIMIT_MB = 128
 READ_BUFFER = 1 << 20
 # Timestamps CircleCI writes (UTC, with or without a zero offset), rendered in SQL; anything else goes to Python.
+# The export's own form is matched with GLOB (several times cheaper than a regular expression), its ranges
+# checked by DuckDB's cast (which alone would take 24:00 for midnight).
+_EXPORT_TIMESTAMP = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]"
+_DATE = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
 _UTC_TIMESTAMP = (r"([12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[ T]"
                   r"((?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?)(?: ?(?:Z|\+00:?00))?")
 
+_ESCAPED = '[\\x00-\\x1f"\\\\]'  # what JSON escapes in a string
+
 _MACROS = f"""
 CREATE MACRO json_text(v) AS CASE WHEN v = '\\N' THEN 'null'
-    WHEN regexp_matches(v, '[\\x00-\\x1f"\\\\]') THEN py_string_json(v) ELSE '"' || v || '"' END;
+    WHEN regexp_matches(v, '{_ESCAPED}') THEN py_string_json(v) ELSE concat('"', v, '"') END;
+CREATE MACRO json_plain_text(v, escaped) AS CASE WHEN v = '\\N' THEN 'null'
+    WHEN escaped THEN json_text(v) ELSE concat('"', v, '"') END;
 CREATE MACRO json_number(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
     WHEN regexp_full_match(v, '{dialect.PLAIN_NUMBER}') THEN v ELSE py_number_json(v) END;
 CREATE MACRO json_boolean(v) AS CASE v WHEN 'True' THEN 'true' WHEN 'False' THEN 'false'
     WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN '\\N' THEN 'null' WHEN '' THEN 'null'
     ELSE py_boolean_json(v) END;
 CREATE MACRO json_timestamp(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
+    WHEN v GLOB '{_EXPORT_TIMESTAMP}' AND substr(v, 12, 2) < '24' AND TRY_CAST(v AS TIMESTAMP) IS NOT NULL
+        THEN concat('"', left(v, 10), 'T', right(v, 12), 'Z"')
+    WHEN v GLOB '{_DATE}' AND TRY_CAST(v AS DATE) IS NOT NULL THEN concat('"', v, '"')
     WHEN regexp_full_match(v, '{_UTC_TIMESTAMP}') AND TRY_CAST(left(v, 10) AS DATE) IS NOT NULL
         THEN regexp_replace(v, '^{_UTC_TIMESTAMP}$', '"\\1T\\2Z"')
-    WHEN regexp_full_match(v, '[12][0-9]{{3}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST(v AS DATE) IS NOT NULL
-        THEN '"' || v || '"'
     ELSE py_timestamp_json(v) END;
 """
 _PYTHON_RULES = {"py_string_json": dialect.string_json, "py_number_json": dialect.number_json,
@@ -84,11 +93,20 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def render(column: str, header: Sequence[str]) -> str:
-    """SQL for the column's JSON text (NULL when the value is not of its kind); a column the file lacks is
-    NULL (`\\N`)."""
+def render(column: str, header: Sequence[str], escaped: str | None = None) -> str:
+    """SQL for the column's JSON text; a column the file lacks is NULL (`\\N`). For a text column, `escaped`
+    names a per-row flag (see `escaped_sql`): false means no text value in the row needs escaping, so the row
+    skips a regular expression per value."""
     value = ident(column) if column in header else literal("\\N")
+    if escaped and value_kind(column) == "text":
+        return f"json_plain_text({value}, {escaped})"
     return f"{RENDER[value_kind(column)]}({value})"
+
+
+def escaped_sql(columns: Sequence[str], header: Sequence[str]) -> str:
+    """SQL for: some of these text columns has a value JSON must escape (one regular expression per row)."""
+    present = [ident(c) for c in columns if c in header and value_kind(c) == "text"]
+    return f"regexp_matches(concat({', '.join(present)}), '{_ESCAPED}')" if present else "false"
 
 
 @contextmanager
@@ -102,6 +120,7 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
             "memory_limit": f"{memory_limit_mb}MB", "temp_directory": spill, "preserve_insertion_order": True,
             "allocator_flush_threshold": "16MB", "allocator_bulk_deallocation_flush_threshold": "16MB",
             "allocator_background_threads": True})
+        con.execute("SET enable_progress_bar = false")  # it draws on stderr when that is a terminal
         try:
             for name, rule in _PYTHON_RULES.items():
                 con.create_function(name, _strict(rule), ["VARCHAR"], "VARCHAR", null_handling="special",
@@ -113,14 +132,16 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
 
 
 def create_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]) -> None:
-    """The view `src` over the CSV at `path` (plain, not compressed), whose validated header is `header`."""
+    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`,
+    and `records` (no row number, an empty unquoted field NULL: cheaper where order does not matter)."""
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
     con.execute(
-        f"CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, {values} FROM read_csv("
+        f"CREATE OR REPLACE VIEW records AS SELECT * FROM read_csv("
         f"{literal(os.fspath(path))}, columns={columns}, header=true, delim=',', quote='\"', escape='\"', "
         f"auto_detect=false, strict_mode=true, allow_quoted_nulls=false, compression='none', "
         f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})")
+    con.execute(f"CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, {values} FROM records")
 
 
 def check_source(con: duckdb.DuckDBPyConnection, header: Sequence[str],
@@ -129,9 +150,10 @@ def check_source(con: duckdb.DuckDBPyConnection, header: Sequence[str],
     problem raises what `locate` finds (the file and line, see `locate_problem`)."""
     import duckdb
 
-    rendered = [f"max(length({render(c, header)}))" for c in header if value_kind(c) != "text"]
+    rendered = [f"max(length({RENDER[value_kind(c)]}(coalesce({ident(c)}, ''))))"
+                for c in header if value_kind(c) != "text"]
     try:
-        row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM src").fetchone()
+        row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()
     except duckdb.Error as exc:
         raise locate(exc) from None
     assert row is not None

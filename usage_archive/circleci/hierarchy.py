@@ -39,7 +39,7 @@ from usage_archive.circleci.columns import (
     credit_name,
     validate_header,
 )
-from usage_archive.circleci.export_sql import ident, literal, render
+from usage_archive.circleci.export_sql import escaped_sql, ident, literal, render
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,6 +50,7 @@ _KNOWN_SET = frozenset(KNOWN_COLUMNS)
 BUCKET_BYTES = 12 << 20
 _RENDERED_PER_CSV_BYTE = 2.5  # a row's rendered pieces and keys against its CSV text, roughly
 BATCH_ROWS = 8192
+ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
 WRITE_BUFFER = 64 << 10
 INDEX_BATCH_ROWS = 128
 
@@ -119,7 +120,7 @@ class _Text:
         for index, (key, source) in enumerate(layout):
             self.text(("" if index == 0 else ", ") + f'"{key}": ')
             if isinstance(source, str):
-                self.sql((rendered or {}).get(source) or render(source, header))
+                self.sql((rendered or {}).get(source) or render(source, header, ESCAPED))
             else:
                 self.text("{").fields(source, header, rendered).text("}")
         return self
@@ -135,13 +136,14 @@ def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, 
     job = _Text().text("{").fields(JOB_FIELDS, header, rendered).text(', "credits": {')
     for index, column in enumerate(credits):
         job.text(("" if index == 0 else ", ") + f'"{credit_name(column)}": ')
-        job.sql(rendered.get(column) or render(column, header))
+        job.sql(rendered.get(column) or render(column, header, ESCAPED))
     job.text("}")
     extra = [c for c in header if c not in _KNOWN_SET and c not in credits]
     if extra:
         job.text(', "extra": {')
         for index, column in enumerate(extra):
-            job.text(("" if index == 0 else ", ") + f"{dialect.string_json(column)}: ").sql(f"json_text({ident(column)})")
+            job.text(("" if index == 0 else ", ") + f"{dialect.string_json(column)}: ")
+            job.sql(render(column, header, ESCAPED))
         job.text("}")
     return str(job.text("}"))
 
@@ -202,7 +204,7 @@ class _Conversion:
             FROM (SELECT *, pid_changed AS new_pipeline, pid_changed OR wid_changed AS new_workflow FROM (
                 SELECT *, {ident("PIPELINE_ID")} IS DISTINCT FROM lag({ident("PIPELINE_ID")}) OVER () AS pid_changed,
                     {ident("WORKFLOW_ID")} IS DISTINCT FROM lag({ident("WORKFLOW_ID")}) OVER () AS wid_changed,
-                    {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}
+                    {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}, {escaped_sql(h, h)} AS {ESCAPED}
                 FROM src))"""
 
     def split(self, buckets: int) -> list[Path]:
@@ -275,7 +277,8 @@ def _build_bucket(path: Path, names: Sequence[str],
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    rows = pa.ipc.open_stream(pa.py_buffer(path.read_bytes())).read_all().combine_chunks()
+    with pa.memory_map(str(path)) as source:
+        rows = pa.ipc.open_stream(source).read_all().combine_chunks()
     read = rows.num_rows
     rows = _first_rows_of_jobs(rows)
     rn = rows.column("rn").to_numpy()
@@ -491,13 +494,18 @@ def _write_document(out: TextIO, buckets: list[_Bucket], names: Sequence[str], s
     out.write('  "pipelines": [')
     out.flush()
     write = out.buffer.write if hasattr(out, "buffer") else (lambda data: out.write(data.decode()))
-    separator, later = FIRST_PIPELINE.encode(), NEXT_PIPELINE.encode()
+    first, later = FIRST_PIPELINE.encode(), NEXT_PIPELINE.encode()
     files: list[BinaryIO] = []
     try:
         files = [open(b.path, "rb") for b in buckets]  # noqa: SIM115 (closed below)
+        separator, pending, size = first, [], 0
         for _, _, number, start, end in heapq.merge(*(_index(b, n) for n, b in enumerate(buckets))):
-            write(separator + os.pread(files[number].fileno(), end - start, start))
-            separator = later
+            pending += [separator, os.pread(files[number].fileno(), end - start, start)]
+            separator, size = later, size + end - start
+            if size > WRITE_BUFFER:
+                write(b"".join(pending))
+                pending, size = [], 0
+        write(b"".join(pending))
     finally:
         for fh in files:
             fh.close()

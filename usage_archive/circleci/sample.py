@@ -25,11 +25,12 @@ RESOURCE_CLASSES = (("medium", "docker", "linux"), ("large", "docker", "linux"),
                     ("macos.m1.medium.gen1", "macos", "osx"), ("windows.medium", "windows", "windows"),
                     ("example/self-hosted-linux", "runner", "linux"), (NULL, NULL, NULL))
 VCS = ("github", "github", "github_app", "gitlab", "bitbucket")
-# A quote doubled and a comma inside a branch name, as real exports carry them.
-BRANCHES = ("main", "main", "feature/x", 'fix/say "hi", there')
+BRANCHES = ("main", "main", "feature/x")
+ODD_BRANCH = 'fix/say "hi", there'  # a quote (doubled in the file) and a comma, as real exports carry them
 CREDIT_STEPS = ("0.1", "0.2", "0.3", "1.005", "12.345", "7", "0.07")  # sums of these show float noise
 STATUSES = ("success", "success", "success", "failed", "canceled", "queued", "running")
-JOB_NAMES = ("build", "test", "lint", "deploy", "integration-test", "msbuild dir\\sub")  # a backslash, literal
+JOB_NAMES = ("build", "test", "lint", "deploy", "integration-test")
+ODD_JOB_NAME = "msbuild dir\\sub"  # a backslash, written as it is
 
 
 def _ts(moment: datetime) -> str:
@@ -53,7 +54,8 @@ def sample_rows(
         pid = f"{org_tag}-0000-4000-8001-{pipeline:012x}"
         base = [org_id, "Example Org", "2019-04-01", f"{org_tag}-0000-4000-8000-{project:012x}",
                 PROJECTS[project], "2020-01-15", rng.choice((NULL, _ts(created - timedelta(hours=3)))),
-                rng.choice(VCS), f"https://github.com/example/{PROJECTS[project]}", rng.choice(BRANCHES), pid,
+                rng.choice(VCS), f"https://github.com/example/{PROJECTS[project]}",
+                ODD_BRANCH if pipeline % 50 == 7 else rng.choice(BRANCHES), pid,
                 _ts(created), str(1000 + pipeline), rng.choice(("False", "False", "True")),
                 rng.choice(("webhook", "api", "scheduled_pipeline")),
                 rng.choice((f"user-{rng.randrange(40):03d}", NULL))]
@@ -83,7 +85,8 @@ def sample_rows(
                     credit_text[1] = NULL  # no DLC figure at all: stays null
                 unnamed = rng.random() < 0.02  # CircleCI leaves some jobs without name and run number
                 row = base + wf + [
-                    NULL if unnamed else JOB_NAMES[(job + workflow + pipeline) % len(JOB_NAMES)],
+                    NULL if unnamed else ODD_JOB_NAME if pipeline % 50 == 19 and job == 0
+                    else JOB_NAMES[job % len(JOB_NAMES)],
                     NULL if unnamed else str(job + 1 + workflow * 10),
                     f"{org_tag}-{job:04x}-4{workflow:03x}-8003-{pipeline:012x}", job_queued.strftime("%Y-%m-%d"),
                     _ts(job_queued), NULL if status == "queued" else _ts(started),

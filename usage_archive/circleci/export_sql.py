@@ -1,8 +1,9 @@
 """A usage export CSV as DuckDB reads it, for the merge's check and the hierarchical JSON.
 
-Why DuckDB: its CSV reader is strict and parallel, and it renders every value to its JSON text in vectorised
-SQL on all cores, streaming, in file order, in a few MB per thread; the same in Python costs several times the
-CPU. SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
+Why DuckDB: its CSV reader is strict and fast, and it renders every value to its JSON text in vectorised SQL,
+streaming, in file order, in a few MB; the same in Python costs several times the CPU. (Queries over `src` run
+on one thread: numbering the rows takes an order-preserving window function. The merge's check reads `records`
+and uses every core.) SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
 backslashes or control characters); every other form goes through the Python rule in `dialect` (registered as a
 function, called only for those values), so SQL and Python cannot disagree. A value that is not of its column's
 kind makes that function raise, which stops the query.
@@ -133,7 +134,8 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
 
 def create_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]) -> None:
     """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`,
-    and `records` (no row number, an empty unquoted field NULL: cheaper where order does not matter)."""
+    and `records` (no row number, an empty unquoted field NULL: cheaper, and parallel, where order does not
+    matter)."""
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
     con.execute(

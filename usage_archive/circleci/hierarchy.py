@@ -253,7 +253,7 @@ class _Conversion:
             export_sql.create_source(con, self.path, self.header)
             con.register("wanted", pa.table({"rn": pa.array(rns, pa.int64())}))
             found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
-                FROM src SEMI JOIN wanted USING (rn)""").fetchall()
+                FROM (SELECT *, {escaped_sql(h, h)} AS {ESCAPED} FROM src) SEMI JOIN wanted USING (rn)""").fetchall()
         return {rn: (phead, whead) for rn, phead, whead in found}
 
 

@@ -117,3 +117,20 @@ def test_credits_are_summed_exactly_past_decimal_precision(tmp_path: Path) -> No
     result = write_hierarchy(merged, out)
     assert str(result.credits["compute"]) == "123456789012345678901234567890.123456789000000000001"
     assert '"compute": 123456789012345678901234567890.123456789000000000001' in out.getvalue()
+
+
+@pytest.mark.parametrize("bucket_bytes", [1 << 30, 2 << 10], ids=["one-bucket", "many-buckets"])
+def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(tmp_path: Path, bucket_bytes: int) -> None:
+    # W2's first row repeats a job of W1 and is dropped: W2's own fields come from its next row, which follows a
+    # row of the same workflow (so step 1 did not render them) and are rendered afterwards.
+    rows = [row("j1", workflow="w1"), row("j1", workflow="w2", WORKFLOW_NAME="first"),
+            row("j3", workflow="w2", WORKFLOW_NAME="second"), row("j4", workflow="w2")]
+    if bucket_bytes > 1 << 20:  # one bucket: a job repeated under another pipeline collapses as before
+        rows += [row("j9", pipeline="p2"), row("j1", pipeline="p3"), row("j5", pipeline="p3", PROJECT_NAME="p3")]
+    part = write_export(tmp_path / "p.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False)
+    merged = tmp_path / "week.csv"
+    merge_parts([part], merged)
+    ours, reference, result, expected = both(merged, bucket_bytes)
+    assert ours == reference
+    assert asdict(result) == asdict(expected)  # type: ignore[call-overload]
+    assert '"workflow_name": "second"' in ours and '"workflow_name": "first"' not in ours

@@ -8,7 +8,7 @@ workflow's own fields come from their first row. Credits are summed exactly and 
 values have (`0.1 + 0.2` is `0.3`); NULL (`\\N`) stays null.
 
 Memory stays bounded whatever the week's size (a two-pass bucketed writer):
-1. DuckDB reads the CSV (strictly, in parallel) and renders every row's JSON pieces in SQL (`export_sql`); the
+1. DuckDB reads the CSV (strictly) and renders every row's JSON pieces in SQL (`export_sql`); the
    rows go, in file order, to one of several bucket files by their pipeline (Arrow IPC on disk), so that every
    pipeline is whole in one bucket and a bucket holds a few tens of MB whatever the week's size;
 2. each bucket is grouped, summed and ordered with Arrow's compute functions (vectorised, no Python loop over

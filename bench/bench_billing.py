@@ -51,13 +51,20 @@ def fill(url: str, month: date, rows: int) -> None:
     start = f"{month:%Y-%m-01} 00:00:00+00"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(SCHEMA)
-        cur.execute(f"SELECT count(*) FROM {TABLE} WHERE created_at >= %s::timestamptz "
-                    f"AND created_at < %s::timestamptz + interval '1 month'", (start, start))
+        cur.execute(
+            f"SELECT count(*) FROM {TABLE} WHERE created_at >= %s::timestamptz "
+            f"AND created_at < %s::timestamptz + interval '1 month'",
+            (start, start),
+        )
         if cur.fetchone()[0] == rows:
             return
-        cur.execute(f"DELETE FROM {TABLE} WHERE created_at >= %s::timestamptz "
-                    f"AND created_at < %s::timestamptz + interval '1 month'", (start, start))
-        cur.execute(f"""
+        cur.execute(
+            f"DELETE FROM {TABLE} WHERE created_at >= %s::timestamptz "
+            f"AND created_at < %s::timestamptz + interval '1 month'",
+            (start, start),
+        )
+        cur.execute(
+            f"""
             INSERT INTO {TABLE} (account_id, created_at, required_credits, reason, context, allowed, latency_ms)
             SELECT md5((g %% 5000)::text)::uuid,
                    %s::timestamptz + (interval '27 days') * (g::float8 / %s),
@@ -67,18 +74,23 @@ def fill(url: str, month: date, rows: int) -> None:
                                       'tokens', g %% 4096, 'région', 'eu-west-1'),
                    g %% 9 <> 0,
                    CASE WHEN g %% 20 = 0 THEN NULL ELSE (g %% 250) END
-            FROM generate_series(1, %s) AS g""", (start, rows, rows))
+            FROM generate_series(1, %s) AS g""",
+            (start, rows, rows),
+        )
     with admin_connection(url) as cur:
         cur.execute(f"VACUUM ANALYZE {TABLE}")
 
 
 def month_query(month: date) -> str:
     start = f"'{month:%Y-%m-01} 00:00:00+00'::timestamptz"
-    return (f"SELECT * FROM {TABLE} WHERE created_at >= {start} AND created_at < {start} + interval '1 month' "
-            "ORDER BY created_at, id")
+    return (
+        f"SELECT * FROM {TABLE} WHERE created_at >= {start} AND created_at < {start} + interval '1 month' "
+        "ORDER BY created_at, id"
+    )
 
 
 # ---- the three contenders, each run in its own child process ----
+
 
 def run_ours(url: str, month: date, out: Path) -> int:
     from usage_archive.export.month import TableExport, export_tables
@@ -102,8 +114,9 @@ def run_copy_floor(url: str, month: date, out: Path) -> int:
     psql = shutil.which("psql")
     sql = f"\\copy ({month_query(month)}) TO '/dev/null' WITH (FORMAT binary)"
     if psql:
-        done = subprocess.run([psql, url, "-v", "ON_ERROR_STOP=1", "-qc", sql], capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            [psql, url, "-v", "ON_ERROR_STOP=1", "-qc", sql], capture_output=True, text=True, check=True
+        )
         return int(done.stdout.split()[-1]) if done.stdout.strip() else -1
 
     class Sink:
@@ -129,8 +142,13 @@ def child(name: str, url: str, month: str) -> None:
 
 
 def measure(name: str, url: str, month: date) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, "--child", name, "--url", url, "--month", month.isoformat()],
-                          capture_output=True, text=True, check=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", name, "--url", url, "--month", month.isoformat()],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -152,7 +170,10 @@ def main() -> None:
         if not cur.fetchone():
             cur.execute(f'CREATE DATABASE "{DATABASE}"')
     url = postgres.database_url(DATABASE)
-    print(f"preparing {args.rows:,} rows (1x) and {3 * args.rows:,} rows (3x) in {DATABASE}.{TABLE} …", flush=True)
+    print(
+        f"preparing {args.rows:,} rows (1x) and {3 * args.rows:,} rows (3x) in {DATABASE}.{TABLE} …",
+        flush=True,
+    )
     fill(url, MONTH, args.rows)
     fill(url, MONTH_3X, 3 * args.rows)
     measure("ours", url, MONTH)  # warm the cache once
@@ -167,14 +188,27 @@ def main() -> None:
     def median(name: str, field: str) -> float:
         return statistics.median(r[field] for r in results[name])
 
-    ours_s, seed_s, floor_s = median("ours", "seconds"), median("seed", "seconds"), median("copy_floor", "seconds")
+    ours_s, seed_s, floor_s = (
+        median("ours", "seconds"),
+        median("seed", "seconds"),
+        median("copy_floor", "seconds"),
+    )
     ours_mb, seed_mb = median("ours", "peak_rss_mb"), median("seed", "peak_rss_mb")
     rows = [
-        ("COPY … TO STDOUT (FORMAT binary) — floor", floor_s, median("copy_floor", "peak_rss_mb"), "1.00x floor"),
+        (
+            "COPY … TO STDOUT (FORMAT binary) — floor",
+            floor_s,
+            median("copy_floor", "peak_rss_mb"),
+            "1.00x floor",
+        ),
         ("ours: ADBC → ParquetWriter zstd (streamed)", ours_s, ours_mb, f"{ours_s / floor_s:.2f}x floor"),
         ("seed: pandas.read_sql → to_parquet gzip", seed_s, seed_mb, f"{seed_s / ours_s:.1f}x ours"),
-        (f"ours on the 3x month ({3 * args.rows:,} rows)", ours_3x["seconds"], ours_3x["peak_rss_mb"],
-         f"peak {ours_3x['peak_rss_mb'] / ours_mb:.2f}x the 1x peak"),
+        (
+            f"ours on the 3x month ({3 * args.rows:,} rows)",
+            ours_3x["seconds"],
+            ours_3x["peak_rss_mb"],
+            f"peak {ours_3x['peak_rss_mb'] / ours_mb:.2f}x the 1x peak",
+        ),
     ]
     print(f"\n{'method':<48} {'seconds':>8} {'peak RSS MB':>12}  ratio")
     for name, seconds, mb, ratio in rows:
@@ -186,12 +220,20 @@ def main() -> None:
         "3x peak within 10% of 1x": ours_3x["peak_rss_mb"] <= 1.10 * ours_mb,
     }
     print("targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
-    print(json.dumps({
-        "rows": args.rows, "ours_s": round(ours_s, 3), "seed_s": round(seed_s, 3),
-        "copy_floor_s": round(floor_s, 3), "ours_peak_rss_mb": round(ours_mb, 1),
-        "seed_peak_rss_mb": round(seed_mb, 1), "ours_peak_rss_mb_3x": round(ours_3x["peak_rss_mb"], 1),
-        "cpu_count": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "ours_s": round(ours_s, 3),
+                "seed_s": round(seed_s, 3),
+                "copy_floor_s": round(floor_s, 3),
+                "ours_peak_rss_mb": round(ours_mb, 1),
+                "seed_peak_rss_mb": round(seed_mb, 1),
+                "ours_peak_rss_mb_3x": round(ours_3x["peak_rss_mb"], 1),
+                "cpu_count": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,15 +35,21 @@ def build_store(url: str) -> ArchiveStore:
         return LocalArchiveStore(location)
     import boto3
 
-    return S3ArchiveStore(boto3.client("s3"), location, prefix,
-                          storage_class=os.environ.get("ARCHIVE_STORAGE_CLASS") or "INTELLIGENT_TIERING")
+    return S3ArchiveStore(
+        boto3.client("s3"),
+        location,
+        prefix,
+        storage_class=os.environ.get("ARCHIVE_STORAGE_CLASS") or "INTELLIGENT_TIERING",
+    )
 
 
 def _s3_location(args: argparse.Namespace) -> tuple[str, str]:
     scheme, bucket, prefix = parse_archive_url(_archive_url(args))
     if scheme != "s3":
-        raise UsageError(f"{_archive_url(args)!r} is a local directory: bucket settings and IAM policies need "
-                         "ARCHIVE_URL=s3://bucket[/prefix] (or --archive-url)")
+        raise UsageError(
+            f"{_archive_url(args)!r} is a local directory: bucket settings and IAM policies need "
+            "ARCHIVE_URL=s3://bucket[/prefix] (or --archive-url)"
+        )
     return bucket, prefix
 
 
@@ -57,10 +63,18 @@ def cmd_bucket(args: argparse.Namespace) -> int:
     from usage_archive.governance.bucket_policy import apply_bucket, check_bucket, settings_from_env
 
     bucket, prefix = _s3_location(args)
-    skip = tuple(p.strip().lower().replace("-", "_") for p in args.skip.split(",") if p.strip()) \
-        if args.skip else None
-    settings = settings_from_env(bucket, prefix, object_lock_days=args.object_lock_days,
-                                 object_lock_mode=args.object_lock_mode, skip=skip)
+    skip = (
+        tuple(p.strip().lower().replace("-", "_") for p in args.skip.split(",") if p.strip())
+        if args.skip
+        else None
+    )
+    settings = settings_from_env(
+        bucket,
+        prefix,
+        object_lock_days=args.object_lock_days,
+        object_lock_mode=args.object_lock_mode,
+        skip=skip,
+    )
     client = boto3.client("s3")
     if args.action == "apply":
         report = apply_bucket(client, settings, create=args.create)
@@ -69,8 +83,10 @@ def cmd_bucket(args: argparse.Namespace) -> int:
     report = check_bucket(client, settings)
     print("\n".join(report.lines()))
     if report.drift:
-        print(f"{len(report.drift)} setting(s) drifted: run `usage-archive bucket apply` to restore them",
-              file=sys.stderr)
+        print(
+            f"{len(report.drift)} setting(s) drifted: run `usage-archive bucket apply` to restore them",
+            file=sys.stderr,
+        )
         return FINDING
     return OK
 
@@ -99,8 +115,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         if not args.all:
             for f in results[0].files:
-                print(f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
-                      f"class={f.storage_class}")
+                print(
+                    f"{f.status:<28} {f.key}  rows={f.parquet_records} bytes={f.stored_bytes} "
+                    f"class={f.storage_class}"
+                )
         print(summary_table(results))
         for r in results:
             for problem in r.problems:
@@ -116,8 +134,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         record = poll_restores(store, args.period)
     else:
         record = request_restores(store, args.period, tier=args.tier, days=args.days)
-        print(f"requested {len(record['requested'])} restore(s) for {record['period']} "
-              f"({args.tier}, readable for {args.days} days once restored)")
+        print(
+            f"requested {len(record['requested'])} restore(s) for {record['period']} "
+            f"({args.tier}, readable for {args.days} days once restored)"
+        )
     print(summarise(record))
     for entry in record["objects"]:
         print(f"  {entry['state']:<12} {entry['storage_class']:<13} {entry['key']}")
@@ -133,8 +153,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     fetched = fetch_month(build_store(_archive_url(args)), args.period, args.to)
     for path in fetched.files:
         print(f"verified {path}")
-    print(f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
-          f"{fetched.directory}")
+    print(
+        f"{fetched.period}: {len(fetched.files)} files, {fetched.records} rows, {fetched.bytes} bytes in "
+        f"{fetched.directory}"
+    )
     if fetched.files:
         print(f"query with DuckDB: duckdb -c \"SELECT count(*) FROM '{fetched.files[0]}'\"")
     return OK
@@ -152,23 +174,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--archive-url", help="s3://bucket[/prefix] or a directory (default: $ARCHIVE_URL)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    bucket = sub.add_parser("bucket", help="make the archive bucket match the SPEC (apply) or report drift (check)")
+    bucket = sub.add_parser(
+        "bucket", help="make the archive bucket match the SPEC (apply) or report drift (check)"
+    )
     bucket.add_argument("action", choices=["apply", "check"])
-    bucket.add_argument("--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing")
-    bucket.add_argument("--object-lock-days", type=int,
-                        help="default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or 3650)")
-    bucket.add_argument("--object-lock-mode", choices=["COMPLIANCE", "GOVERNANCE"],
-                        help="default $ARCHIVE_OBJECT_LOCK_MODE or COMPLIANCE")
-    bucket.add_argument("--skip", help="comma-separated settings to leave alone, e.g. public_access_block,lifecycle "
-                                       "on MinIO (default $ARCHIVE_BUCKET_SKIP)")
+    bucket.add_argument(
+        "--create", action="store_true", help="apply: create the bucket (with Object Lock) if missing"
+    )
+    bucket.add_argument(
+        "--object-lock-days",
+        type=int,
+        help="default retention in days (default $ARCHIVE_OBJECT_LOCK_DAYS or 3650)",
+    )
+    bucket.add_argument(
+        "--object-lock-mode",
+        choices=["COMPLIANCE", "GOVERNANCE"],
+        help="default $ARCHIVE_OBJECT_LOCK_MODE or COMPLIANCE",
+    )
+    bucket.add_argument(
+        "--skip",
+        help="comma-separated settings to leave alone, e.g. public_access_block,lifecycle "
+        "on MinIO (default $ARCHIVE_BUCKET_SKIP)",
+    )
     bucket.set_defaults(func=cmd_bucket)
 
     iam = sub.add_parser("iam-policy", help="print a least-privilege IAM policy as JSON")
     iam.add_argument("--role", choices=["archiver", "restorer", "bucket-admin"], default="archiver")
     iam.add_argument("--bucket", help="bucket name (default: from ARCHIVE_URL)")
     iam.add_argument("--prefix", default="", help="archive root inside the bucket, with --bucket")
-    iam.add_argument("--allow-replace", action="store_true",
-                     help="archiver: allow re-archiving a month (delete markers under billing-archive/)")
+    iam.add_argument(
+        "--allow-replace",
+        action="store_true",
+        help="archiver: allow re-archiving a month (delete markers under billing-archive/)",
+    )
     iam.set_defaults(func=cmd_iam_policy)
 
     verify = sub.add_parser("verify", help="re-read archived months: sizes, SHA-256, Parquet row counts")
@@ -180,10 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="request restores of a month's Glacier objects, or --status")
     restore.add_argument("--period", required=True, help="YYYY-MM")
-    restore.add_argument("--tier", choices=["Standard", "Bulk", "Expedited"], default="Standard",
-                         help="Standard (≤12 h from DEEP_ARCHIVE) or Bulk (≤48 h); Expedited is refused for "
-                              "DEEP_ARCHIVE")
-    restore.add_argument("--days", type=int, default=7, help="days the restored copy stays readable (default 7)")
+    restore.add_argument(
+        "--tier",
+        choices=["Standard", "Bulk", "Expedited"],
+        default="Standard",
+        help="Standard (≤12 h from DEEP_ARCHIVE) or Bulk (≤48 h); Expedited is refused for DEEP_ARCHIVE",
+    )
+    restore.add_argument(
+        "--days", type=int, default=7, help="days the restored copy stays readable (default 7)"
+    )
     restore.add_argument("--status", action="store_true", help="only report the state of the last request")
     restore.set_defaults(func=cmd_restore)
 

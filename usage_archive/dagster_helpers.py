@@ -7,7 +7,9 @@ import dagster as dg
 
 
 def run_partition_keys(
-    context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition, what: str,
+    context: dg.AssetCheckExecutionContext,
+    partitions_def: dg.PartitionsDefinition,
+    what: str,
 ) -> list[str]:
     """The partition keys a check run covers, from the run's tags (one partition, or a backfilled range).
 
@@ -17,15 +19,21 @@ def run_partition_keys(
     if "dagster/partition" in tags:
         return [tags["dagster/partition"]]
     if "dagster/asset_partition_range_start" in tags:
-        return partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(
-            tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]))
+        return partitions_def.get_partition_keys_in_range(
+            dg.PartitionKeyRange(
+                tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+            )
+        )
     raise dg.Failure(f"these checks need {what}: run them with a partition")
 
 
 def latest_materialization_metadata(
-    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, partition: str,
+    context: dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    partition: str,
 ) -> Mapping[str, Any] | None:
     """Metadata of the newest materialization of one partition of `key`, from the run history."""
     result = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    )
     return result.records[0].asset_materialization.metadata if result.records else None

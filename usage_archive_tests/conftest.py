@@ -15,10 +15,14 @@ from usage_archive.devtools.local_postgres import LocalPostgres, PostgresUnavail
 # Tests configure what they use; the developer's own settings must not leak in.
 for _name in ("ARCHIVE_URL", "BILLING_DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE", "DAGSTER_HOME"):
     os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,9 @@ __all__ = ["archived", "s3_store"]  # the shared fixtures, used here through ope
 
 
 @pytest.fixture
-def operator_env(archived: ArchivedMonths, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ArchivedMonths:
+def operator_env(
+    archived: ArchivedMonths, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> ArchivedMonths:
     monkeypatch.setenv("ARCHIVE_URL", f"s3://{archived.bucket}/prod")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("ARCHIVE_OBJECT_LOCK_DAYS", "1")
@@ -47,12 +49,15 @@ def test_bucket_check_and_apply(operator_env: ArchivedMonths, capsys: pytest.Cap
     for rule in rules:
         if rule["ID"] == "circleci-usage-tiering":
             rule["Transitions"] = [{"Days": 30, "StorageClass": "GLACIER"}]
-    operator_env.client.put_bucket_lifecycle_configuration(Bucket=operator_env.bucket,
-                                                           LifecycleConfiguration={"Rules": rules})
+    operator_env.client.put_bucket_lifecycle_configuration(
+        Bucket=operator_env.bucket, LifecycleConfiguration={"Rules": rules}
+    )
     code, out, err = run(capsys, "bucket", "check")
     assert code == 1
-    assert "DRIFT lifecycle[circleci-usage-tiering].Transitions: expected [(90, 'GLACIER')], found [(30, 'GLACIER')]" \
+    assert (
+        "DRIFT lifecycle[circleci-usage-tiering].Transitions: expected [(90, 'GLACIER')], found [(30, 'GLACIER')]"
         in out
+    )
     assert "usage-archive bucket apply" in err
 
     code, out, _ = run(capsys, "bucket", "apply")
@@ -60,8 +65,9 @@ def test_bucket_check_and_apply(operator_env: ArchivedMonths, capsys: pytest.Cap
     assert run(capsys, "bucket", "check")[0] == 0
 
 
-def test_bucket_apply_refuses_invalid_lifecycle(operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bucket_apply_refuses_invalid_lifecycle(
+    operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ARCHIVE_BILLING_EXPIRE_DAYS", "400")
     code, _, err = run(capsys, "bucket", "apply")
     assert code == 2
@@ -69,14 +75,21 @@ def test_bucket_apply_refuses_invalid_lifecycle(operator_env: ArchivedMonths, ca
     assert "nothing was changed" in err
 
 
-def test_iam_policy_from_archive_url(operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str]) -> None:
+def test_iam_policy_from_archive_url(
+    operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "iam-policy", "--role", "archiver")
     policy = json.loads(out)
-    assert code == 0 and policy["Statement"][0]["Resource"][0] == \
-        f"arn:aws:s3:::{operator_env.bucket}/prod/billing-archive/*"
+    assert (
+        code == 0
+        and policy["Statement"][0]["Resource"][0]
+        == f"arn:aws:s3:::{operator_env.bucket}/prod/billing-archive/*"
+    )
 
 
-def test_verify_a_month_and_all_months(operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_a_month_and_all_months(
+    operator_env: ArchivedMonths, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "verify", "--period", PERIOD)
     assert code == 0 and "credits-2025-01.parquet" in out and "rows=5" in out
 
@@ -97,8 +110,9 @@ def test_verify_a_month_and_all_months(operator_env: ArchivedMonths, capsys: pyt
     assert code == 2 and "'2025-13' is not a month" in err
 
 
-def test_restore_status_and_fetch_a_deep_archive_month(operator_env: ArchivedMonths, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_status_and_fetch_a_deep_archive_month(
+    operator_env: ArchivedMonths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for key in operator_env.file_keys():
         operator_env.move_to(key, "DEEP_ARCHIVE")
     out_dir = tmp_path / "jan"
@@ -118,23 +132,31 @@ def test_restore_status_and_fetch_a_deep_archive_month(operator_env: ArchivedMon
     code, out, _ = run(capsys, "fetch", "--period", PERIOD, "--to", str(out_dir))
     assert code == 0 and "2025-01: 2 files, 7 rows" in out
     with duckdb.connect() as con:
-        assert con.execute(f"SELECT count(*), sum(amount) FROM '{out_dir}/credits-*.parquet'").fetchone()[0] == 5
-        assert con.execute(f"SELECT name FROM '{out_dir}/accounts-snapshot-*.parquet' ORDER BY id").fetchall() == \
-            [("ada",), ("grace",)]
+        assert (
+            con.execute(f"SELECT count(*), sum(amount) FROM '{out_dir}/credits-*.parquet'").fetchone()[0] == 5
+        )
+        assert con.execute(
+            f"SELECT name FROM '{out_dir}/accounts-snapshot-*.parquet' ORDER BY id"
+        ).fetchall() == [("ada",), ("grace",)]
 
 
-def test_verify_and_fetch_a_local_archive(fresh_database: str, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_and_fetch_a_local_archive(
+    fresh_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     create_billing_tables(fresh_database)
     archive(LocalArchiveStore(tmp_path / "archive"), fresh_database, (PERIOD,))
     url = str(tmp_path / "archive")
     assert run(capsys, "--archive-url", url, "verify", "--all")[0] == 0
-    code, out, _ = run(capsys, "--archive-url", url, "fetch", "--period", PERIOD, "--to", str(tmp_path / "out"))
+    code, out, _ = run(
+        capsys, "--archive-url", url, "fetch", "--period", PERIOD, "--to", str(tmp_path / "out")
+    )
     assert code == 0 and "query with DuckDB" in out
     code, _, err = run(capsys, "--archive-url", url, "restore", "--period", PERIOD)
     assert code == 2 and "local archive" in err
 
-    (tmp_path / "archive" / "billing-archive" / "2025" / "01" / "credits-2025-01.parquet").write_bytes(b"PAR1 junk")
+    (tmp_path / "archive" / "billing-archive" / "2025" / "01" / "credits-2025-01.parquet").write_bytes(
+        b"PAR1 junk"
+    )
     code, _, err = run(capsys, "--archive-url", url, "verify", "--period", PERIOD)
     assert code == 1 and "holds 9 bytes" in err and "not a readable Parquet file" in err
 
@@ -146,7 +168,12 @@ def test_bucket_commands_need_an_s3_archive(tmp_path: Path, capsys: pytest.Captu
 
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("usage-archive")
-    done = subprocess.run([str(script), "iam-policy", "--bucket", "billing-archive-bucket", "--role", "restorer"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(script), "iam-policy", "--bucket", "billing-archive-bucket", "--role", "restorer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "s3:RestoreObject" in done.stdout

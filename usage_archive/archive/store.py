@@ -69,11 +69,20 @@ class ArchiveStore(Protocol):
     def uri(self, key: str = "") -> str: ...
     def object_key(self, key: str) -> str: ...
     def put_file(
-        self, key: str, path: str | os.PathLike[str], *, sha256: str | None = None,
-        content_type: str = "application/octet-stream", storage_class: str | None = None,
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        sha256: str | None = None,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
     ) -> StoredObject: ...
     def put_bytes(
-        self, key: str, data: bytes, *, content_type: str = "application/octet-stream",
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
         storage_class: str | None = None,
     ) -> StoredObject: ...
     def get_bytes(self, key: str) -> bytes: ...
@@ -116,19 +125,23 @@ class LocalArchiveStore:
             raise
         return target
 
-    def put_file(self, key, path, *, sha256=None, content_type="application/octet-stream", storage_class=None):
+    def put_file(
+        self, key, path, *, sha256=None, content_type="application/octet-stream", storage_class=None
+    ):
         def copy(fh: Any) -> None:
             with open(path, "rb") as src:
                 shutil.copyfileobj(src, fh, SHA256_CHUNK)
 
         target = self._atomic_write(key, copy)
-        return StoredObject(key=key, bytes=target.stat().st_size, sha256=sha256 or sha256_file(target),
-                            storage_class="LOCAL")
+        return StoredObject(
+            key=key, bytes=target.stat().st_size, sha256=sha256 or sha256_file(target), storage_class="LOCAL"
+        )
 
     def put_bytes(self, key, data, *, content_type="application/octet-stream", storage_class=None):
         self._atomic_write(key, lambda fh: fh.write(data))
-        return StoredObject(key=key, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                            storage_class="LOCAL")
+        return StoredObject(
+            key=key, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), storage_class="LOCAL"
+        )
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -195,8 +208,14 @@ class S3ArchiveStore:
     server-side encryption and a storage class; files above the multipart threshold go up in parts."""
 
     def __init__(
-        self, client: Any, bucket: str, prefix: str = "", *, storage_class: str = DEFAULT_STORAGE_CLASS,
-        server_side_encryption: str = DEFAULT_ENCRYPTION, multipart_threshold: int = 64 * 1024 * 1024,
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        *,
+        storage_class: str = DEFAULT_STORAGE_CLASS,
+        server_side_encryption: str = DEFAULT_ENCRYPTION,
+        multipart_threshold: int = 64 * 1024 * 1024,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -210,7 +229,7 @@ class S3ArchiveStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _relative(self, object_key: str) -> str:
-        return object_key[len(self.prefix) + 1:] if self.prefix else object_key
+        return object_key[len(self.prefix) + 1 :] if self.prefix else object_key
 
     def uri(self, key: str = "") -> str:
         root = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
@@ -227,7 +246,9 @@ class S3ArchiveStore:
                 raise ObjectNotFound(f"no object {key!r} in {self.uri()}") from None
             raise ArchiveStoreError(_s3_error_message(exc, action, self.uri(key))) from None
         except BotoCoreError as exc:
-            raise ArchiveStoreError(f"S3 {action} failed for {self.uri(key)}: {type(exc).__name__}: {exc}") from None
+            raise ArchiveStoreError(
+                f"S3 {action} failed for {self.uri(key)}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _put_args(self, sha256_hex: str, storage_class: str | None, content_type: str) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -239,64 +260,101 @@ class S3ArchiveStore:
             args["ServerSideEncryption"] = self.server_side_encryption
         return args
 
-    def put_file(self, key, path, *, sha256=None, content_type="application/octet-stream", storage_class=None):
+    def put_file(
+        self, key, path, *, sha256=None, content_type="application/octet-stream", storage_class=None
+    ):
         size = os.path.getsize(path)
         digest = sha256 or sha256_file(path)
         args = self._put_args(digest, storage_class, content_type)
         if size < self.multipart_threshold:
             with open(path, "rb") as body:
                 response = self._call(
-                    "upload", key, self.client.put_object, Bucket=self.bucket, Key=self.object_key(key), Body=body,
-                    ChecksumAlgorithm="SHA256", ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
+                    "upload",
+                    key,
+                    self.client.put_object,
+                    Bucket=self.bucket,
+                    Key=self.object_key(key),
+                    Body=body,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+                    **args,
                 )
             version = response.get("VersionId")
         else:
             from boto3.s3.transfer import TransferConfig
 
             # Multipart: S3 checks each part's SHA-256; the full-object digest travels in the metadata.
-            config = TransferConfig(multipart_threshold=self.multipart_threshold,
-                                    multipart_chunksize=max(self.multipart_threshold // 4, 8 * 1024 * 1024))
+            config = TransferConfig(
+                multipart_threshold=self.multipart_threshold,
+                multipart_chunksize=max(self.multipart_threshold // 4, 8 * 1024 * 1024),
+            )
             self._call(
-                "multipart upload", key, self.client.upload_file, Filename=str(path), Bucket=self.bucket,
-                Key=self.object_key(key), ExtraArgs={**args, "ChecksumAlgorithm": "SHA256"}, Config=config,
+                "multipart upload",
+                key,
+                self.client.upload_file,
+                Filename=str(path),
+                Bucket=self.bucket,
+                Key=self.object_key(key),
+                ExtraArgs={**args, "ChecksumAlgorithm": "SHA256"},
+                Config=config,
             )
             version = None
-        return StoredObject(key=key, bytes=size, sha256=digest, storage_class=args["StorageClass"],
-                            version_id=version)
+        return StoredObject(
+            key=key, bytes=size, sha256=digest, storage_class=args["StorageClass"], version_id=version
+        )
 
     def put_bytes(self, key, data, *, content_type="application/octet-stream", storage_class=None):
         digest = hashlib.sha256(data).hexdigest()
         args = self._put_args(digest, storage_class, content_type)
         response = self._call(
-            "upload", key, self.client.put_object, Bucket=self.bucket, Key=self.object_key(key), Body=data,
-            ChecksumAlgorithm="SHA256", ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **args,
+            "upload",
+            key,
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self.object_key(key),
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+            **args,
         )
-        return StoredObject(key=key, bytes=len(data), sha256=digest, storage_class=args["StorageClass"],
-                            version_id=response.get("VersionId"))
+        return StoredObject(
+            key=key,
+            bytes=len(data),
+            sha256=digest,
+            storage_class=args["StorageClass"],
+            version_id=response.get("VersionId"),
+        )
 
     def get_bytes(self, key: str) -> bytes:
-        response = self._call("download", key, self.client.get_object, Bucket=self.bucket,
-                              Key=self.object_key(key))
+        response = self._call(
+            "download", key, self.client.get_object, Bucket=self.bucket, Key=self.object_key(key)
+        )
         return response["Body"].read()
 
     def download(self, key, path) -> None:
-        response = self._call("download", key, self.client.get_object, Bucket=self.bucket,
-                              Key=self.object_key(key))
+        response = self._call(
+            "download", key, self.client.get_object, Bucket=self.bucket, Key=self.object_key(key)
+        )
         with open(path, "wb") as fh:
             for chunk in response["Body"].iter_chunks(SHA256_CHUNK):
                 fh.write(chunk)
 
     def head(self, key: str) -> StoredObject | None:
         try:
-            response = self._call("head", key, self.client.head_object, Bucket=self.bucket,
-                                  Key=self.object_key(key))
+            response = self._call(
+                "head", key, self.client.head_object, Bucket=self.bucket, Key=self.object_key(key)
+            )
         except ObjectNotFound:
             return None
         metadata = response.get("Metadata") or {}
         return StoredObject(
-            key=key, bytes=response["ContentLength"], sha256=metadata.get("sha256"),
-            storage_class=response.get("StorageClass") or "STANDARD", version_id=response.get("VersionId"),
-            restore=response.get("Restore"), metadata=metadata,
+            key=key,
+            bytes=response["ContentLength"],
+            sha256=metadata.get("sha256"),
+            storage_class=response.get("StorageClass") or "STANDARD",
+            version_id=response.get("VersionId"),
+            restore=response.get("Restore"),
+            metadata=metadata,
         )
 
     def exists(self, key: str) -> bool:
@@ -309,11 +367,16 @@ class S3ArchiveStore:
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
-        pages = self._call("list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)))
+        pages = self._call(
+            "list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
+        )
         for page in pages:
             for item in page.get("Contents", []):
-                yield StoredObject(key=self._relative(item["Key"]), bytes=item["Size"],
-                                   storage_class=item.get("StorageClass") or "STANDARD")
+                yield StoredObject(
+                    key=self._relative(item["Key"]),
+                    bytes=item["Size"],
+                    storage_class=item.get("StorageClass") or "STANDARD",
+                )
 
     def copy(self, src: str, dst: str) -> StoredObject:
         # Through a local file rather than CopyObject: the new object gets the same SHA-256 checksum, encryption

@@ -18,7 +18,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 DEFAULT_API_URL = "https://circleci.com/api/v2"
-MAX_WINDOW = timedelta(days=31)  # the API allows end ≤ start + 31 days (its text says 32: stay on the safe side)
+MAX_WINDOW = timedelta(
+    days=31
+)  # the API allows end ≤ start + 31 days (its text says 32: stay on the safe side)
 MAX_AGE = timedelta(days=365)  # start no older than one year (the API keeps 13 months; its spec says a year)
 DOWNLOAD_CHUNK = 1 << 20
 
@@ -67,9 +69,15 @@ class ExportJob:
     def from_json(cls, body: dict[str, Any]) -> ExportJob:
         job_id = body.get("usage_export_job_id") or body.get("id")
         if not job_id:
-            raise CircleCIError(f"the Usage API answered without a usage_export_job_id (keys: {sorted(body)})")
-        return cls(job_id=str(job_id), state=str(body.get("state") or "unknown"),
-                   download_urls=tuple(body.get("download_urls") or ()), error_reason=body.get("error_reason"))
+            raise CircleCIError(
+                f"the Usage API answered without a usage_export_job_id (keys: {sorted(body)})"
+            )
+        return cls(
+            job_id=str(job_id),
+            state=str(body.get("state") or "unknown"),
+            download_urls=tuple(body.get("download_urls") or ()),
+            error_reason=body.get("error_reason"),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,15 +106,22 @@ def validate_window(start: datetime, end: datetime, now: datetime | None = None)
     if start.tzinfo is None or end.tzinfo is None:
         raise ExportWindowError("export window bounds need a time zone (UTC)")
     if end < start:
-        raise ExportWindowError(f"export window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M})")
+        raise ExportWindowError(
+            f"export window ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M})"
+        )
     if end - start > MAX_WINDOW:
-        raise ExportWindowError(f"export window {start:%Y-%m-%d}..{end:%Y-%m-%d} is longer than the API's 31 days")
+        raise ExportWindowError(
+            f"export window {start:%Y-%m-%d}..{end:%Y-%m-%d} is longer than the API's 31 days"
+        )
     if start < now - MAX_AGE:
         raise ExportWindowError(
             f"export window starts {start:%Y-%m-%d}, more than a year ago: the Usage API no longer serves it. "
-            "Import an export you already have instead (put it under circleci-usage-data/incoming/)")
+            "Import an export you already have instead (put it under circleci-usage-data/incoming/)"
+        )
     if end > now:
-        raise ExportWindowError(f"export window ends {end:%Y-%m-%d %H:%M} UTC, in the future: the week is not over")
+        raise ExportWindowError(
+            f"export window ends {end:%Y-%m-%d %H:%M} UTC, in the future: the week is not over"
+        )
 
 
 def _iso(moment: datetime) -> str:
@@ -121,13 +136,21 @@ def redact_url(url: str) -> str:
 
 class UsageApiClient:
     def __init__(
-        self, base_url: str, token: str, *, policy: PollPolicy | None = None, session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        self,
+        base_url: str,
+        token: str,
+        *,
+        policy: PollPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not token:
-            raise CircleCISettingsError("CIRCLECI_TOKEN is not set: create a personal API token in CircleCI "
-                                        "(User Settings → Personal API Tokens) and set CIRCLECI_TOKEN")
+            raise CircleCISettingsError(
+                "CIRCLECI_TOKEN is not set: create a personal API token in CircleCI "
+                "(User Settings → Personal API Tokens) and set CIRCLECI_TOKEN"
+            )
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.policy = policy or PollPolicy()
@@ -159,18 +182,22 @@ class UsageApiClient:
         if status == 401:
             return CircleCISettingsError(
                 f"CircleCI answered 401 Unauthorized ({message}): CIRCLECI_TOKEN is missing, revoked or not a "
-                "personal API token")
+                "personal API token"
+            )
         if status == 403:
             return CircleCISettingsError(
                 f"CircleCI answered 403 Forbidden for organisation {org_id} ({message}): the CIRCLECI_TOKEN user "
-                "may not read this organisation's usage; check CIRCLECI_ORG_ID and the user's role")
+                "may not read this organisation's usage; check CIRCLECI_ORG_ID and the user's role"
+            )
         if job_id:
             return ExportJobNotFound(
                 f"CircleCI answered 404 for export job {job_id} of organisation {org_id} ({message}): the job "
-                "expired or CIRCLECI_ORG_ID is wrong")
+                "expired or CIRCLECI_ORG_ID is wrong"
+            )
         return CircleCISettingsError(
             f"CircleCI answered 404 Not Found for organisation {org_id} at {self.base_url} ({message}): check "
-            "CIRCLECI_ORG_ID (the organisation id from GET /me/collaborations) and CIRCLECI_API_URL")
+            "CIRCLECI_ORG_ID (the organisation id from GET /me/collaborations) and CIRCLECI_API_URL"
+        )
 
     def _request(self, method: str, org_id: str, job_id: str | None = None, body: dict | None = None) -> dict:
         """One API call with the retry rules: 429 waits (Retry-After when given), 5xx and connection errors
@@ -181,12 +208,18 @@ class UsageApiClient:
         while True:
             try:
                 response = self.session.request(
-                    method, url, json=body, timeout=self.policy.request_timeout_s,
-                    headers={"Circle-Token": self._token, "Accept": "application/json"})
+                    method,
+                    url,
+                    json=body,
+                    timeout=self.policy.request_timeout_s,
+                    headers={"Circle-Token": self._token, "Accept": "application/json"},
+                )
             except requests.RequestException as exc:
                 server_errors += 1
                 if server_errors > self.policy.server_error_retries:
-                    raise CircleCIError(f"{what} failed: {self._scrub(type(exc).__name__ + ': ' + str(exc))}") from None
+                    raise CircleCIError(
+                        f"{what} failed: {self._scrub(type(exc).__name__ + ': ' + str(exc))}"
+                    ) from None
                 self.sleep(self.policy.initial_interval_s * server_errors)
                 continue
             status = response.status_code
@@ -202,7 +235,8 @@ class UsageApiClient:
                 if rate_limited > self.policy.max_rate_limit_waits:
                     raise RateLimited(
                         f"{what}: still rate limited (429) after {rate_limited - 1} waits; the Usage API allows "
-                        "10 export jobs per hour per organisation: run this partition again later")
+                        "10 export jobs per hour per organisation: run this partition again later"
+                    )
                 wait = _retry_after(response) or self.policy.rate_limit_wait_s
                 self.log(f"CircleCI rate limit (429) on {method}; waiting {wait:.0f} s")
                 self.sleep(wait)
@@ -210,16 +244,21 @@ class UsageApiClient:
             if status >= 500:
                 server_errors += 1
                 if server_errors > self.policy.server_error_retries:
-                    raise CircleCIError(f"{what} answered {status} {self._message(response)} "
-                                        f"{server_errors} times")
+                    raise CircleCIError(
+                        f"{what} answered {status} {self._message(response)} {server_errors} times"
+                    )
                 self.sleep(self.policy.initial_interval_s * server_errors)
                 continue
             raise CircleCIError(f"{what} was refused with {status}: {self._message(response)}")
 
     # -- the API ----------------------------------------------------------------------------------------------
-    def create_export(self, org_id: str, start: datetime, end: datetime, *, now: datetime | None = None) -> ExportJob:
+    def create_export(
+        self, org_id: str, start: datetime, end: datetime, *, now: datetime | None = None
+    ) -> ExportJob:
         validate_window(start, end, now)
-        job = ExportJob.from_json(self._request("POST", org_id, body={"start": _iso(start), "end": _iso(end)}))
+        job = ExportJob.from_json(
+            self._request("POST", org_id, body={"start": _iso(start), "end": _iso(end)})
+        )
         self.posts += 1
         self.log(f"created CircleCI usage export job {job.job_id} for {_iso(start)}..{_iso(end)}")
         return job
@@ -236,17 +275,22 @@ class UsageApiClient:
             if job.ready:
                 return job
             if job.state == "failed":
-                raise ExportFailed(f"CircleCI export job {job_id} failed: {job.error_reason or 'no reason given'}")
+                raise ExportFailed(
+                    f"CircleCI export job {job_id} failed: {job.error_reason or 'no reason given'}"
+                )
             if job.state not in ("created", "processing", "completed"):
                 raise CircleCIError(f"CircleCI export job {job_id} is in an unknown state {job.state!r}")
             remaining = deadline - self.clock()
             if remaining <= 0:
                 raise ExportNotReady(
                     f"CircleCI export job {job_id} is still {job.state!r} after {self.policy.deadline_s:.0f} s; "
-                    "run the partition again later: it resumes this job without creating a new one")
-            self.log(f"export job {job_id} is {job.state}"
-                     + (" without download URLs yet" if job.state == "completed" else "")
-                     + f"; next poll in {min(interval, remaining):.0f} s")
+                    "run the partition again later: it resumes this job without creating a new one"
+                )
+            self.log(
+                f"export job {job_id} is {job.state}"
+                + (" without download URLs yet" if job.state == "completed" else "")
+                + f"; next poll in {min(interval, remaining):.0f} s"
+            )
             self.sleep(min(interval, remaining))
             interval = min(interval * self.policy.backoff, self.policy.max_interval_s)
 
@@ -263,7 +307,8 @@ class UsageApiClient:
                     if response.status_code != 200:
                         raise CircleCIError(
                             f"download of {label} ({shown}) answered {response.status_code}: the presigned URL may "
-                            "have expired; run the partition again to fetch fresh URLs")
+                            "have expired; run the partition again to fetch fresh URLs"
+                        )
                     size = 0
                     with open(dest, "wb") as fh:
                         for chunk in response.raw.stream(DOWNLOAD_CHUNK, decode_content=False):
@@ -272,7 +317,9 @@ class UsageApiClient:
                     return size
             except requests.RequestException as exc:
                 if attempt >= self.policy.server_error_retries:
-                    raise CircleCIError(f"download of {label} ({shown}) failed: {type(exc).__name__}") from None
+                    raise CircleCIError(
+                        f"download of {label} ({shown}) failed: {type(exc).__name__}"
+                    ) from None
                 self.sleep(self.policy.initial_interval_s * (attempt + 1))
         raise CircleCIError(f"download of {label} ({shown}) kept failing")
 

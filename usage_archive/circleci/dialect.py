@@ -26,8 +26,10 @@ from usage_archive.circleci.columns import NULL, UsageExportFormatError, validat
 BOM = "\ufeff"
 PLAIN_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"  # written into the JSON as is
 DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-TIMESTAMP = (r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
-             r" ?(Z|z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?")
+TIMESTAMP = (
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
+    r" ?(Z|z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
 _PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 _DATE = re.compile(DATE)
 _TIMESTAMP = re.compile(TIMESTAMP)
@@ -134,8 +136,10 @@ def _explain(error: str, raw: str) -> str:
 
 def backslash_hint(raw: str) -> str:
     if '\\"' in raw:
-        return (' — its quotes look escaped with a backslash (\\"); CircleCI exports double them (""), and a '
-                "file written the other way cannot be read unambiguously: export it again or convert it")
+        return (
+            ' — its quotes look escaped with a backslash (\\"); CircleCI exports double them (""), and a '
+            "file written the other way cannot be read unambiguously: export it again or convert it"
+        )
     return ""
 
 
@@ -167,7 +171,9 @@ def records(lines: Iterable[bytes], source: str) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise UsageExportFormatError(f"{source} line {start}: {_explain(str(exc), ''.join(raw))}") from None
+            raise UsageExportFormatError(
+                f"{source} line {start}: {_explain(str(exc), ''.join(raw))}"
+            ) from None
         text = "".join(raw)
         raw.clear()
         yield Record(start, fields, text)
@@ -199,8 +205,10 @@ def records_of_width(reader: Iterator[Record], width: int, source: str) -> Itera
         if not record.fields:
             continue
         if len(record.fields) != width:
-            raise UsageExportFormatError(f"{source} line {record.line} has {len(record.fields)} fields, the "
-                                         f"header has {width}{backslash_hint(record.raw)}")
+            raise UsageExportFormatError(
+                f"{source} line {record.line} has {len(record.fields)} fields, the "
+                f"header has {width}{backslash_hint(record.raw)}"
+            )
         yield record
 
 

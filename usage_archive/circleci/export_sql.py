@@ -37,10 +37,14 @@ READ_BUFFER = 1 << 20
 # Timestamps CircleCI writes (UTC, with or without a zero offset), rendered in SQL; anything else goes to Python.
 # The export's own form is matched with GLOB (several times cheaper than a regular expression), its ranges
 # checked by DuckDB's cast (which alone would take 24:00 for midnight).
-_EXPORT_TIMESTAMP = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]"
+_EXPORT_TIMESTAMP = (
+    "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]"
+)
 _DATE = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
-_UTC_TIMESTAMP = (r"([12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[ T]"
-                  r"((?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?)(?: ?(?:Z|\+00:?00))?")
+_UTC_TIMESTAMP = (
+    r"([12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[ T]"
+    r"((?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?)(?: ?(?:Z|\+00:?00))?"
+)
 
 _ESCAPED = '[\\x00-\\x1f"\\\\]'  # what JSON escapes in a string
 
@@ -62,9 +66,12 @@ CREATE MACRO json_timestamp(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
         THEN regexp_replace(v, '^{_UTC_TIMESTAMP}$', '"\\1T\\2Z"')
     ELSE py_timestamp_json(v) END;
 """
-_PYTHON_RULES = {"py_string_json": dialect.string_json, "py_number_json": dialect.number_json,
-                 "py_boolean_json": dialect.boolean_json,
-                 "py_timestamp_json": dialect.timestamp_json}
+_PYTHON_RULES = {
+    "py_string_json": dialect.string_json,
+    "py_number_json": dialect.number_json,
+    "py_boolean_json": dialect.boolean_json,
+    "py_timestamp_json": dialect.timestamp_json,
+}
 
 
 class InvalidValue(ValueError):
@@ -80,8 +87,15 @@ def _strict(rule: Callable[[str], str | None]) -> Callable[[str], str]:
         return text
 
     return render
-RENDER = {"text": "json_text", "number": "json_number", "credit": "json_number", "boolean": "json_boolean",
-          "timestamp": "json_timestamp"}
+
+
+RENDER = {
+    "text": "json_text",
+    "number": "json_number",
+    "credit": "json_number",
+    "boolean": "json_boolean",
+    "timestamp": "json_timestamp",
+}
 
 
 def literal(text: str) -> str:
@@ -117,22 +131,32 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
     import duckdb
 
     with tempfile.TemporaryDirectory(prefix="circleci-duckdb-") as spill:
-        con = duckdb.connect(":memory:", config={
-            "memory_limit": f"{memory_limit_mb}MB", "temp_directory": spill, "preserve_insertion_order": True,
-            "allocator_flush_threshold": "16MB", "allocator_bulk_deallocation_flush_threshold": "16MB",
-            "allocator_background_threads": True})
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": f"{memory_limit_mb}MB",
+                "temp_directory": spill,
+                "preserve_insertion_order": True,
+                "allocator_flush_threshold": "16MB",
+                "allocator_bulk_deallocation_flush_threshold": "16MB",
+                "allocator_background_threads": True,
+            },
+        )
         con.execute("SET enable_progress_bar = false")  # it draws on stderr when that is a terminal
         try:
             for name, rule in _PYTHON_RULES.items():
-                con.create_function(name, _strict(rule), ["VARCHAR"], "VARCHAR", null_handling="special",
-                                    side_effects=False)
+                con.create_function(
+                    name, _strict(rule), ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+                )
             con.execute(_MACROS)
             yield con
         finally:
             con.close()
 
 
-def create_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]) -> None:
+def create_source(
+    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]
+) -> None:
     """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`,
     and `records` (no row number, an empty unquoted field NULL: cheaper, and parallel, where order does not
     matter)."""
@@ -142,18 +166,25 @@ def create_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
         f"CREATE OR REPLACE VIEW records AS SELECT * FROM read_csv("
         f"{literal(os.fspath(path))}, columns={columns}, header=true, delim=',', quote='\"', escape='\"', "
         f"auto_detect=false, strict_mode=true, allow_quoted_nulls=false, compression='none', "
-        f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})")
+        f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})"
+    )
     con.execute(f"CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, {values} FROM records")
 
 
-def check_source(con: duckdb.DuckDBPyConnection, header: Sequence[str],
-                 locate: Callable[[Exception | None], UsageExportFormatError]) -> int:
+def check_source(
+    con: duckdb.DuckDBPyConnection,
+    header: Sequence[str],
+    locate: Callable[[Exception | None], UsageExportFormatError],
+) -> int:
     """Read every record of `src` and render every typed value; returns the number of records. At the first
     problem raises what `locate` finds (the file and line, see `locate_problem`)."""
     import duckdb
 
-    rendered = [f"max(length({RENDER[value_kind(c)]}(coalesce({ident(c)}, ''))))"
-                for c in header if value_kind(c) != "text"]
+    rendered = [
+        f"max(length({RENDER[value_kind(c)]}(coalesce({ident(c)}, ''))))"
+        for c in header
+        if value_kind(c) != "text"
+    ]
     try:
         row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()
     except duckdb.Error as exc:
@@ -162,7 +193,9 @@ def check_source(con: duckdb.DuckDBPyConnection, header: Sequence[str],
     return int(row[0])
 
 
-def locate_problem(lines: Iterable[bytes], source: str, error: Exception | None) -> UsageExportFormatError | None:
+def locate_problem(
+    lines: Iterable[bytes], source: str, error: Exception | None
+) -> UsageExportFormatError | None:
     """What is wrong with a file, by name and line, found by reading it again with `dialect` (strict Python
     reading and the value rules); None when that reading finds nothing."""
     try:

@@ -57,25 +57,57 @@ INDEX_BATCH_ROWS = 128
 # The document's layout: JSON key → CSV column, or → a nested object of the same shape.
 Layout = Sequence[tuple[str, Union[str, "Layout"]]]
 PIPELINE_FIELDS: Layout = (
-    ("pipeline_id", "PIPELINE_ID"), ("pipeline_number", "PIPELINE_NUMBER"), ("created_at", "PIPELINE_CREATED_AT"),
-    ("organization", (("id", "ORGANIZATION_ID"), ("name", "ORGANIZATION_NAME"),
-                      ("created_date", "ORGANIZATION_CREATED_DATE"))),
-    ("project", (("id", "PROJECT_ID"), ("name", "PROJECT_NAME"), ("created_date", "PROJECT_CREATED_DATE"),
-                 ("last_build_finished_at", "LAST_BUILD_FINISHED_AT"))),
+    ("pipeline_id", "PIPELINE_ID"),
+    ("pipeline_number", "PIPELINE_NUMBER"),
+    ("created_at", "PIPELINE_CREATED_AT"),
+    (
+        "organization",
+        (
+            ("id", "ORGANIZATION_ID"),
+            ("name", "ORGANIZATION_NAME"),
+            ("created_date", "ORGANIZATION_CREATED_DATE"),
+        ),
+    ),
+    (
+        "project",
+        (
+            ("id", "PROJECT_ID"),
+            ("name", "PROJECT_NAME"),
+            ("created_date", "PROJECT_CREATED_DATE"),
+            ("last_build_finished_at", "LAST_BUILD_FINISHED_AT"),
+        ),
+    ),
     ("vcs", (("name", "VCS_NAME"), ("url", "VCS_URL"), ("branch", "VCS_BRANCH"))),
-    ("trigger", (("source", "PIPELINE_TRIGGER_SOURCE"), ("user_id", "PIPELINE_TRIGGER_USER_ID"),
-                 ("is_unregistered_user", "IS_UNREGISTERED_USER"))),
+    (
+        "trigger",
+        (
+            ("source", "PIPELINE_TRIGGER_SOURCE"),
+            ("user_id", "PIPELINE_TRIGGER_USER_ID"),
+            ("is_unregistered_user", "IS_UNREGISTERED_USER"),
+        ),
+    ),
 )
 WORKFLOW_FIELDS: Layout = (
-    ("workflow_id", "WORKFLOW_ID"), ("workflow_name", "WORKFLOW_NAME"),
-    ("first_job_queued_at", "WORKFLOW_FIRST_JOB_QUEUED_AT"), ("first_job_started_at", "WORKFLOW_FIRST_JOB_STARTED_AT"),
-    ("stopped_at", "WORKFLOW_STOPPED_AT"), ("is_successful", "IS_WORKFLOW_SUCCESSFUL"),
+    ("workflow_id", "WORKFLOW_ID"),
+    ("workflow_name", "WORKFLOW_NAME"),
+    ("first_job_queued_at", "WORKFLOW_FIRST_JOB_QUEUED_AT"),
+    ("first_job_started_at", "WORKFLOW_FIRST_JOB_STARTED_AT"),
+    ("stopped_at", "WORKFLOW_STOPPED_AT"),
+    ("is_successful", "IS_WORKFLOW_SUCCESSFUL"),
 )
 JOB_FIELDS: Layout = (
-    ("job_id", "JOB_ID"), ("job_name", "JOB_NAME"), ("job_run_number", "JOB_RUN_NUMBER"),
-    ("run_date", "JOB_RUN_DATE"), ("queued_at", "JOB_RUN_QUEUED_AT"), ("started_at", "JOB_RUN_STARTED_AT"),
-    ("stopped_at", "JOB_RUN_STOPPED_AT"), ("status", "JOB_BUILD_STATUS"), ("resource_class", "RESOURCE_CLASS"),
-    ("operating_system", "OPERATING_SYSTEM"), ("executor", "EXECUTOR"), ("parallelism", "PARALLELISM"),
+    ("job_id", "JOB_ID"),
+    ("job_name", "JOB_NAME"),
+    ("job_run_number", "JOB_RUN_NUMBER"),
+    ("run_date", "JOB_RUN_DATE"),
+    ("queued_at", "JOB_RUN_QUEUED_AT"),
+    ("started_at", "JOB_RUN_STARTED_AT"),
+    ("stopped_at", "JOB_RUN_STOPPED_AT"),
+    ("status", "JOB_BUILD_STATUS"),
+    ("resource_class", "RESOURCE_CLASS"),
+    ("operating_system", "OPERATING_SYSTEM"),
+    ("executor", "EXECUTOR"),
+    ("parallelism", "PARALLELISM"),
     ("duration_seconds", "JOB_RUN_SECONDS"),
     ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
     ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
@@ -128,7 +160,11 @@ class _Text:
     def __str__(self) -> str:
         # One n-ary concat: a chain of `||` keeps an intermediate vector per step, tens of MB per thread for
         # long texts. (concat skips NULLs; a rendered value is never NULL: an invalid one stops the query.)
-        return "concat(" + ", ".join(literal(text) if is_literal else text for is_literal, text in self.parts) + ")"
+        return (
+            "concat("
+            + ", ".join(literal(text) if is_literal else text for is_literal, text in self.parts)
+            + ")"
+        )
 
 
 def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, str] | None = None) -> str:
@@ -154,8 +190,12 @@ def _value(column: str, header: Sequence[str]) -> str:
 
 
 def write_hierarchy(
-    csv_path: str | os.PathLike[str], out: TextIO, *, source_name: str | None = None,
-    period: dict[str, str] | None = None, bucket_bytes: int = BUCKET_BYTES,
+    csv_path: str | os.PathLike[str],
+    out: TextIO,
+    *,
+    source_name: str | None = None,
+    period: dict[str, str] | None = None,
+    bucket_bytes: int = BUCKET_BYTES,
 ) -> HierarchyResult:
     """Read the merged CSV at `csv_path` and write the hierarchical JSON document to `out`. Raises
     UsageExportFormatError (naming the file and line) for a file that cannot be read exactly."""
@@ -270,8 +310,9 @@ class _Bucket(NamedTuple):
     organization_ids: set[str]
 
 
-def _build_bucket(path: Path, names: Sequence[str],
-                  render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]) -> _Bucket:
+def _build_bucket(
+    path: Path, names: Sequence[str], render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+) -> _Bucket:
     """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy."""
     import numpy as np
     import pyarrow as pa
@@ -283,43 +324,63 @@ def _build_bucket(path: Path, names: Sequence[str],
     rows = _first_rows_of_jobs(rows)
     rn = rows.column("rn").to_numpy()
     # Workflows and pipelines: their sort keys and own fields come from their first row.
-    workflows = rows.select(["pid", "wid", "rn"]).group_by(["pid", "wid"], use_threads=False).aggregate(
-        [("rn", "min")])
+    workflows = (
+        rows.select(["pid", "wid", "rn"])
+        .group_by(["pid", "wid"], use_threads=False)
+        .aggregate([("rn", "min")])
+    )
     first_rn = workflows.column("rn_min").to_numpy()
     first = np.searchsorted(rn, first_rn)
     workflows = workflows.append_column("w_queued", rows.column("w_queued").take(first))
     workflows = workflows.append_column("w_name", rows.column("w_name").take(first))
-    workflows = workflows.append_column("whead", _filled(rows.column("whead").take(first), first_rn, 1,
-                                                         render_heads))
-    pipelines = workflows.select(["pid", "rn_min"]).group_by("pid", use_threads=False).aggregate(
-        [("rn_min", "min")])
+    workflows = workflows.append_column(
+        "whead", _filled(rows.column("whead").take(first), first_rn, 1, render_heads)
+    )
+    pipelines = (
+        workflows.select(["pid", "rn_min"]).group_by("pid", use_threads=False).aggregate([("rn_min", "min")])
+    )
     first_rn = pipelines.column("rn_min_min").to_numpy()
     first = np.searchsorted(rn, first_rn)
     for column in ("p_created", "org"):
         pipelines = pipelines.append_column(column, rows.column(column).take(first))
-    pipelines = pipelines.append_column("phead", _filled(rows.column("phead").take(first), first_rn, 0,
-                                                         render_heads))
+    pipelines = pipelines.append_column(
+        "phead", _filled(rows.column("phead").take(first), first_rn, 0, render_heads)
+    )
     pipelines = pipelines.sort_by([("p_created", "ascending"), ("pid", "ascending")])
     pipelines = pipelines.append_column("p_rank", pa.array(np.arange(pipelines.num_rows)))
     # Workflows, then jobs, in document order.
     workflows = workflows.join(pipelines.select(["pid", "p_rank"]), "pid", use_threads=False)
-    workflows = workflows.sort_by([("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"),
-                                   ("wid", "ascending")])
+    workflows = workflows.sort_by(
+        [("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"), ("wid", "ascending")]
+    )
     workflows = workflows.append_column("w_rank", pa.array(np.arange(workflows.num_rows)))
     credit_columns = [f"c{i}" for i in range(len(names))]
     jobs = rows.select(["pid", "wid", "rn", "j_queued", "jname", "jid", "job", *credit_columns]).join(
-        workflows.select(["pid", "wid", "w_rank"]), ["pid", "wid"], use_threads=False)
-    jobs = jobs.sort_by([("w_rank", "ascending"), ("j_queued", "ascending"), ("jname", "ascending"),
-                         ("jid", "ascending"), ("rn", "ascending")])
+        workflows.select(["pid", "wid", "w_rank"]), ["pid", "wid"], use_threads=False
+    )
+    jobs = jobs.sort_by(
+        [
+            ("w_rank", "ascending"),
+            ("j_queued", "ascending"),
+            ("jname", "ascending"),
+            ("jid", "ascending"),
+            ("rn", "ascending"),
+        ]
+    )
     # Each workflow's jobs (each pipeline's workflows) are consecutive: sums are segment sums.
     j_rank = jobs.column("w_rank").to_numpy()
     p_of_w = workflows.column("p_rank").to_numpy()
     job_starts = np.flatnonzero(np.diff(j_rank, prepend=-1))
     workflow_starts = np.flatnonzero(np.diff(p_of_w, prepend=-1))
     # All credit columns at once: column k of every job is row k of `amounts`.
-    amounts, scales, unit = _scaled(pa.concat_arrays([jobs.column(c).combine_chunks() for c in credit_columns]))
+    amounts, scales, unit = _scaled(
+        pa.concat_arrays([jobs.column(c).combine_chunks() for c in credit_columns])
+    )
     amounts, scales = amounts.reshape(len(names), -1), scales.reshape(len(names), -1)
-    w_sum, w_scale = np.add.reduceat(amounts, job_starts, axis=1), np.maximum.reduceat(scales, job_starts, axis=1)
+    w_sum, w_scale = (
+        np.add.reduceat(amounts, job_starts, axis=1),
+        np.maximum.reduceat(scales, job_starts, axis=1),
+    )
     p_sum = np.add.reduceat(w_sum, workflow_starts, axis=1)
     p_scale = np.maximum.reduceat(w_scale, workflow_starts, axis=1)
     w_credits = _sum_text(w_sum.ravel(), w_scale.ravel(), unit)
@@ -332,13 +393,25 @@ def _build_bucket(path: Path, names: Sequence[str],
     w_last = np.append(w_first[1:], True)
     j_first = np.zeros(len(j_rank), bool)
     j_first[job_starts] = True
-    pipeline_open = pc.binary_join_element_wise("{", pipelines.column("phead"), ', "credits": ',
-                                                _credits_object(names, p_credits), ', "workflows": [', "")
+    pipeline_open = pc.binary_join_element_wise(
+        "{",
+        pipelines.column("phead"),
+        ', "credits": ',
+        _credits_object(names, p_credits),
+        ', "workflows": [',
+        "",
+    )
     workflow_open = pc.binary_join_element_wise(
-        pc.if_else(pa.array(w_first), FIRST_WORKFLOW, NEXT_WORKFLOW), workflows.column("whead"), ', "credits": ',
-        _credits_object(names, w_credits), ', "jobs": [', "")
-    job_text = pc.binary_join_element_wise(pc.if_else(pa.array(j_first), FIRST_JOB, NEXT_JOB),
-                                           jobs.column("job"), "")
+        pc.if_else(pa.array(w_first), FIRST_WORKFLOW, NEXT_WORKFLOW),
+        workflows.column("whead"),
+        ', "credits": ',
+        _credits_object(names, w_credits),
+        ', "jobs": [',
+        "",
+    )
+    job_text = pc.binary_join_element_wise(
+        pc.if_else(pa.array(j_first), FIRST_JOB, NEXT_JOB), jobs.column("job"), ""
+    )
     pipeline_close = pa.array([PIPELINE_CLOSE] * pipelines.num_rows, pa.string())
     keys = np.concatenate([w_rank[w_first] * 4, w_rank * 4 + 1, j_rank * 4 + 2, w_rank[w_last] * 4 + 3])
     pieces = pa.concat_arrays([_array(a) for a in (pipeline_open, workflow_open, job_text, pipeline_close)])
@@ -350,15 +423,29 @@ def _build_bucket(path: Path, names: Sequence[str],
     opening = np.flatnonzero(order < pipelines.num_rows)
     starts = offsets[opening] - offsets[0]
     ends = np.append(starts[1:], offsets[-1] - offsets[0])
-    index = pa.table({"created": pipelines.column("p_created"), "pid": pipelines.column("pid"),
-                      "start": pa.array(starts, pa.int64()), "end": pa.array(ends, pa.int64())})
+    index = pa.table(
+        {
+            "created": pipelines.column("p_created"),
+            "pid": pipelines.column("pid"),
+            "start": pa.array(starts, pa.int64()),
+            "end": pa.array(ends, pa.int64()),
+        }
+    )
     with open(path, "wb") as fh:
-        fh.write(memoryview(text.buffers()[2])[offsets[0]:offsets[-1]])
+        fh.write(memoryview(text.buffers()[2])[offsets[0] : offsets[-1]])
         with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), index.schema) as writer:
             for batch in index.to_batches(INDEX_BATCH_ROWS):
                 writer.write_batch(batch)
-    return _Bucket(path, int(offsets[-1] - offsets[0]), pipelines.num_rows, workflows.num_rows, len(j_rank),
-                   read, totals, set(pipelines.column("org").to_pylist()))
+    return _Bucket(
+        path,
+        int(offsets[-1] - offsets[0]),
+        pipelines.num_rows,
+        workflows.num_rows,
+        len(j_rank),
+        read,
+        totals,
+        set(pipelines.column("org").to_pylist()),
+    )
 
 
 def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -367,8 +454,9 @@ def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _filled(heads: pa.Array, rns: Any, which: int,
-            render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]) -> pa.Array:
+def _filled(
+    heads: pa.Array, rns: Any, which: int, render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+) -> pa.Array:
     """The first rows' rendered fields, the missing ones rendered now (see `_Conversion.heads`)."""
     import numpy as np
     import pyarrow as pa
@@ -393,9 +481,15 @@ def _first_rows_of_jobs(rows: pa.Table) -> pa.Table:
         return rows  # every row has its own JOB_ID
     has_id = pc.and_(pc.not_equal(jid, "\\N"), pc.not_equal(jid, ""))
     null = pa.scalar(None, pa.string())
-    keys = pa.table({"a": pc.if_else(has_id, jid, null), "b": pc.if_else(has_id, null, rows.column("wid")),
-                     "c": pc.if_else(has_id, null, rows.column("jname")),
-                     "d": pc.if_else(has_id, null, rows.column("run")), "rn": rows.column("rn")})
+    keys = pa.table(
+        {
+            "a": pc.if_else(has_id, jid, null),
+            "b": pc.if_else(has_id, null, rows.column("wid")),
+            "c": pc.if_else(has_id, null, rows.column("jname")),
+            "d": pc.if_else(has_id, null, rows.column("run")),
+            "rn": rows.column("rn"),
+        }
+    )
     firsts = keys.group_by(["a", "b", "c", "d"], use_threads=False).aggregate([("rn", "min")])
     if firsts.num_rows == rows.num_rows:
         return rows
@@ -416,7 +510,7 @@ def _scaled(texts: pa.Array) -> tuple[Any, Any, int]:
     values = [_units(d, unit) for d in distinct]
     codes = encoded.indices.to_numpy()
     scales = np.array(own or [0], dtype=np.int64)[codes]
-    if len(texts) * max(map(abs, values), default=0) < 2 ** 62:
+    if len(texts) * max(map(abs, values), default=0) < 2**62:
         return np.array(values or [0], dtype=np.int64)[codes], scales, unit
     return np.array(values or [0], dtype=object)[codes], scales, unit
 
@@ -434,7 +528,7 @@ def _sum_text(sums: Any, scales: Any, unit: int) -> pa.Array:
     import numpy as np
     import pyarrow as pa
 
-    if sums.dtype == object or len(sums) == 0 or int(np.abs(sums).max()) >= 2 ** 56:
+    if sums.dtype == object or len(sums) == 0 or int(np.abs(sums).max()) >= 2**56:
         texts = [_decimal_text(int(v), int(g), unit) for v, g in zip(sums, scales, strict=True)]
         return pa.array(texts, pa.string())
     distinct, codes = np.unique(sums * 32 + scales, return_inverse=True)  # a scale is at most 18
@@ -471,16 +565,24 @@ def _index(bucket: _Bucket, number: int) -> Iterator[tuple[str, str, int, int, i
             yield from zip(created, pid, [number] * len(pid), start, end, strict=True)
 
 
-def _write_document(out: TextIO, buckets: list[_Bucket], names: Sequence[str], source: str,
-                    period: dict[str, str] | None) -> HierarchyResult:
+def _write_document(
+    out: TextIO, buckets: list[_Bucket], names: Sequence[str], source: str, period: dict[str, str] | None
+) -> HierarchyResult:
     """Step 3: head and totals, then every pipeline in order (the buckets' indexes merged by sort key)."""
     with localcontext(Context(prec=MAX_PREC)):  # exact, however many digits
-        credits = {name: sum((Decimal(b.credits[i]) for b in buckets), Decimal(0)) for i, name in enumerate(names)}
+        credits = {
+            name: sum((Decimal(b.credits[i]) for b in buckets), Decimal(0)) for i, name in enumerate(names)
+        }
     jobs = sum(b.jobs for b in buckets)
     result = HierarchyResult(
-        pipelines=sum(b.pipelines for b in buckets), workflows=sum(b.workflows for b in buckets), jobs=jobs,
-        rows=jobs, duplicates_dropped=sum(b.rows for b in buckets) - jobs, credits=credits,
-        organization_ids=sorted(set().union(*(b.organization_ids for b in buckets))))
+        pipelines=sum(b.pipelines for b in buckets),
+        workflows=sum(b.workflows for b in buckets),
+        jobs=jobs,
+        rows=jobs,
+        duplicates_dropped=sum(b.rows for b in buckets) - jobs,
+        credits=credits,
+        organization_ids=sorted(set().union(*(b.organization_ids for b in buckets))),
+    )
     head: dict[str, Any] = {"format": FORMAT, "source_csv": source}
     if period:
         head["period"] = period
@@ -489,8 +591,10 @@ def _write_document(out: TextIO, buckets: list[_Bucket], names: Sequence[str], s
         out.write(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},\n")
     out.write(f'  "organization_ids": {json.dumps(result.organization_ids, ensure_ascii=False)},\n')
     totals = ", ".join(f'"{name}": {format(amount, "f")}' for name, amount in credits.items())
-    out.write(f'  "totals": {{"pipelines": {result.pipelines}, "workflows": {result.workflows}, '
-              f'"jobs": {result.jobs}, "credits": {{{totals}}}}},\n')
+    out.write(
+        f'  "totals": {{"pipelines": {result.pipelines}, "workflows": {result.workflows}, '
+        f'"jobs": {result.jobs}, "credits": {{{totals}}}}},\n'
+    )
     out.write('  "pipelines": [')
     out.flush()
     write = out.buffer.write if hasattr(out, "buffer") else (lambda data: out.write(data.decode()))

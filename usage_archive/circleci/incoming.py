@@ -70,7 +70,9 @@ def _row_week(row: list[str], positions: list[int], line: int, source: str) -> d
                 return week_start_of(date.fromisoformat(value[:10]))
             except ValueError:
                 raise NotAUsageExport(f"{source} line {line}: {column} {value!r} is not a date") from None
-    raise NotAUsageExport(f"{source} line {line} has no JOB_RUN_DATE (nor any other date) to place it in a week")
+    raise NotAUsageExport(
+        f"{source} line {line} has no JOB_RUN_DATE (nor any other date) to place it in a week"
+    )
 
 
 def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, date], tuple[Path, int]]:
@@ -114,7 +116,11 @@ def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, dat
 
 
 def import_export(
-    store: ArchiveStore, key: str, layout: ArchiveLayout, *, log: Callable[[str], None] = lambda m: None,
+    store: ArchiveStore,
+    key: str,
+    layout: ArchiveLayout,
+    *,
+    log: Callable[[str], None] = lambda m: None,
     now: datetime | None = None,
 ) -> ImportResult:
     """Archive one incoming export as the week(s) it covers, then move it to imported/.
@@ -122,7 +128,9 @@ def import_export(
     Raises NotAUsageExport (and leaves the file where it is) when it cannot be archived."""
     name = key.rsplit("/", 1)[-1]
     if not name.lower().endswith((".csv", ".csv.gz")):
-        raise NotAUsageExport(f"{name} is neither .csv nor .csv.gz: only CircleCI usage exports are imported here")
+        raise NotAUsageExport(
+            f"{name} is neither .csv nor .csv.gz: only CircleCI usage exports are imported here"
+        )
     with tempfile.TemporaryDirectory(prefix="circleci-import-") as tmp:
         workdir = Path(tmp)
         local = workdir / "incoming"
@@ -133,15 +141,19 @@ def import_export(
         if refused:
             raise NotAUsageExport(
                 f"{name} holds usage of organisation(s) {', '.join(refused)}, which CIRCLECI_ORG_ID "
-                f"({', '.join(layout.org_ids)}) does not list")
+                f"({', '.join(layout.org_ids)}) does not list"
+            )
         if len(orgs) > 1 and not layout.per_org_folders:
             raise NotAUsageExport(
                 f"{name} holds usage of several organisations ({', '.join(orgs)}): list them in CIRCLECI_ORG_ID "
-                "so that each gets its own folder")
+                "so that each gets its own folder"
+            )
         result = ImportResult(source_key=key, moved_to="")
         # Every week is merged (and so checked) before any is stored: a file refused stores nothing.
         merges = []
-        for (org_id, week), (slice_path, rows) in sorted(slices.items(), key=lambda item: (item[0][1], item[0][0])):
+        for (org_id, week), (slice_path, rows) in sorted(
+            slices.items(), key=lambda item: (item[0][1], item[0][0])
+        ):
             csv_key = layout.csv_key(org_id, week)
             sources, names = [slice_path], [f"{name} (week {week})"]
             if store.exists(csv_key):
@@ -156,10 +168,13 @@ def import_export(
             merges.append((org_id, week, csv_key, rows, merged, merge))
         for org_id, week, csv_key, rows, merged, merge in merges:
             stored = store.put_file(csv_key, merged, content_type="text/csv")
-            log(f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "
-                f"({merge.rows} rows, {merge.duplicates_dropped} already present)")
-            result.weeks.append(ImportedWeek(org_id=org_id, week=week, csv_key=csv_key, rows_in_file=rows,
-                                             stored=stored))
+            log(
+                f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "
+                f"({merge.rows} rows, {merge.duplicates_dropped} already present)"
+            )
+            result.weeks.append(
+                ImportedWeek(org_id=org_id, week=week, csv_key=csv_key, rows_in_file=rows, stored=stored)
+            )
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     result.moved_to = f"{IMPORTED_PREFIX}{stamp}-{name}"
     copies = 1

@@ -85,7 +85,9 @@ def read_header(path: str | os.PathLike[str], source: str) -> list[str] | None:
     return head.columns if head else None
 
 
-def job_key(row: Sequence[str], job_id: int, workflow_id: int, job_name: int, run_number: int) -> tuple[str, ...]:
+def job_key(
+    row: Sequence[str], job_id: int, workflow_id: int, job_name: int, run_number: int
+) -> tuple[str, ...]:
     """What identifies one job row: JOB_ID, or (workflow, job name, run number) when JOB_ID is NULL."""
     value = row[job_id]
     if value and value != NULL:
@@ -94,8 +96,12 @@ def job_key(row: Sequence[str], job_id: int, workflow_id: int, job_name: int, ru
 
 
 def merge_parts(
-    parts: Sequence[str | os.PathLike[str]], out_path: str | os.PathLike[str], *, dedupe: bool = False,
-    names: Sequence[str] | None = None, log: Callable[[str], None] | None = None,
+    parts: Sequence[str | os.PathLike[str]],
+    out_path: str | os.PathLike[str],
+    *,
+    dedupe: bool = False,
+    names: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> MergeResult:
     """Write the parts' rows under one header to `out_path` and check the result reads exactly. Every header
     is read and validated before anything is written. With `dedupe`, a job row already seen (same JOB_ID) is
@@ -103,12 +109,16 @@ def merge_parts(
     names = list(names or [f"part {i + 1} of {len(parts)}" for i in range(len(parts))])
     for path, name in zip(parts, names, strict=False):
         if _same_file(path, out_path):
-            raise UsageExportFormatError(f"the merged file {os.fspath(out_path)} is {name} itself: merging would "
-                                         "overwrite it; write the merged file elsewhere")
+            raise UsageExportFormatError(
+                f"the merged file {os.fspath(out_path)} is {name} itself: merging would "
+                "overwrite it; write the merged file elsewhere"
+            )
     heads = [read_head(p, n) for p, n in zip(parts, names, strict=False)]
     present = [h for h in heads if h is not None]
     if not present:
-        raise UsageExportFormatError(f"none of the {len(parts)} part(s) has a header row: the export is empty")
+        raise UsageExportFormatError(
+            f"none of the {len(parts)} part(s) has a header row: the export is empty"
+        )
     columns = output_columns([h.columns for h in present])
     ending = present[0].ending
     duplicates = 0
@@ -128,8 +138,9 @@ def merge_parts(
                 if head.columns == columns and head.ending == ending and not dedupe:
                     _copy_raw(path, out, ending)
                 else:
-                    duplicates += _copy_records(path, name, head, columns, ending, out, seen if dedupe else None,
-                                                key_at)
+                    duplicates += _copy_records(
+                        path, name, head, columns, ending, out, seen if dedupe else None, key_at
+                    )
                 if log:
                     log(f"merged {name}")
         rows = check_merged(out_path, columns, parts, names)
@@ -138,12 +149,17 @@ def merge_parts(
             os.unlink(out_path)
         raise
     unknown = [c for c in columns if c not in KNOWN_COLUMNS]
-    return MergeResult(columns=columns, rows=rows, parts=len(parts), unknown_columns=unknown,
-                       duplicates_dropped=duplicates)
+    return MergeResult(
+        columns=columns, rows=rows, parts=len(parts), unknown_columns=unknown, duplicates_dropped=duplicates
+    )
 
 
-def check_merged(path: str | os.PathLike[str], columns: Sequence[str], parts: Sequence[str | os.PathLike[str]],
-                 names: Sequence[str]) -> int:
+def check_merged(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    parts: Sequence[str | os.PathLike[str]],
+    names: Sequence[str],
+) -> int:
     """Read the merged file as the JSON step will; returns its number of records. A problem is reported in
     the part it comes from, by line."""
 
@@ -186,8 +202,14 @@ def _copy_raw(path: str | os.PathLike[str], out: BinaryIO, ending: str) -> None:
 
 
 def _copy_records(
-    path: str | os.PathLike[str], name: str, head: PartHead, columns: list[str], ending: str, out: BinaryIO,
-    seen: set[tuple[str, ...]] | None, key_at: tuple[int, int, int, int],
+    path: str | os.PathLike[str],
+    name: str,
+    head: PartHead,
+    columns: list[str],
+    ending: str,
+    out: BinaryIO,
+    seen: set[tuple[str, ...]] | None,
+    key_at: tuple[int, int, int, int],
 ) -> int:
     """Append the part's records (each as written when it fits the merged file, else re-written); returns
     how many were dropped as already seen."""
@@ -206,7 +228,11 @@ def _copy_records(
                     duplicates += 1
                     continue
                 seen.add(key)
-            if as_written and record.raw.endswith(ending) and (ending == "\r\n" or not record.raw.endswith("\r\n")):
+            if (
+                as_written
+                and record.raw.endswith(ending)
+                and (ending == "\r\n" or not record.raw.endswith("\r\n"))
+            ):
                 out.write(record.raw.encode())
             else:
                 _write_row(out, merged, ending)

@@ -21,9 +21,15 @@ SAMPLE_ORG_ID = "5a3c9e0e-1b2f-4c3d-9e8f-00000000cafe"
 SAMPLE_WEEKS = (date(2026, 11, 2), date(2026, 11, 9))  # two whole weeks (Mondays), fixed for determinism
 PROJECTS = ("api-server", "web-app", "mobile-ios", "data-pipelines", "infra")
 # (RESOURCE_CLASS, EXECUTOR, OPERATING_SYSTEM) as CircleCI reports them, NULLs included.
-RESOURCE_CLASSES = (("medium", "docker", "linux"), ("large", "docker", "linux"), ("xlarge", "machine", "linux"),
-                    ("macos.m1.medium.gen1", "macos", "osx"), ("windows.medium", "windows", "windows"),
-                    ("example/self-hosted-linux", "runner", "linux"), (NULL, NULL, NULL))
+RESOURCE_CLASSES = (
+    ("medium", "docker", "linux"),
+    ("large", "docker", "linux"),
+    ("xlarge", "machine", "linux"),
+    ("macos.m1.medium.gen1", "macos", "osx"),
+    ("windows.medium", "windows", "windows"),
+    ("example/self-hosted-linux", "runner", "linux"),
+    (NULL, NULL, NULL),
+)
 VCS = ("github", "github", "github_app", "gitlab", "bitbucket")
 BRANCHES = ("main", "main", "feature/x")
 ODD_BRANCH = 'fix/say "hi", there'  # a quote (doubled in the file) and a comma, as real exports carry them
@@ -38,7 +44,11 @@ def _ts(moment: datetime) -> str:
 
 
 def sample_rows(
-    rows: int, *, org_id: str = SAMPLE_ORG_ID, weeks: Sequence[date] = SAMPLE_WEEKS, seed: int = 7,
+    rows: int,
+    *,
+    org_id: str = SAMPLE_ORG_ID,
+    weeks: Sequence[date] = SAMPLE_WEEKS,
+    seed: int = 7,
 ) -> Iterator[list[str]]:
     """Exactly `rows` job rows (the last pipeline may be cut short), spread evenly over the given weeks, with
     the values seen in real exports: `True`/`False`, dates in `*_CREATED_DATE`, `\\N` in JOB_NAME,
@@ -49,16 +59,29 @@ def sample_rows(
     while produced < rows:
         pipeline += 1
         week = weeks[pipeline % len(weeks)]
-        created = datetime.combine(week, time(), timezone.utc) + timedelta(seconds=rng.randrange(7 * 86400 - 7200))
+        created = datetime.combine(week, time(), timezone.utc) + timedelta(
+            seconds=rng.randrange(7 * 86400 - 7200)
+        )
         project = rng.randrange(len(PROJECTS))
         pid = f"{org_tag}-0000-4000-8001-{pipeline:012x}"
-        base = [org_id, "Example Org", "2019-04-01", f"{org_tag}-0000-4000-8000-{project:012x}",
-                PROJECTS[project], "2020-01-15", rng.choice((NULL, _ts(created - timedelta(hours=3)))),
-                rng.choice(VCS), f"https://github.com/example/{PROJECTS[project]}",
-                ODD_BRANCH if pipeline % 50 == 7 else rng.choice(BRANCHES), pid,
-                _ts(created), str(1000 + pipeline), rng.choice(("False", "False", "True")),
-                rng.choice(("webhook", "api", "scheduled_pipeline")),
-                rng.choice((f"user-{rng.randrange(40):03d}", NULL))]
+        base = [
+            org_id,
+            "Example Org",
+            "2019-04-01",
+            f"{org_tag}-0000-4000-8000-{project:012x}",
+            PROJECTS[project],
+            "2020-01-15",
+            rng.choice((NULL, _ts(created - timedelta(hours=3)))),
+            rng.choice(VCS),
+            f"https://github.com/example/{PROJECTS[project]}",
+            ODD_BRANCH if pipeline % 50 == 7 else rng.choice(BRANCHES),
+            pid,
+            _ts(created),
+            str(1000 + pipeline),
+            rng.choice(("False", "False", "True")),
+            rng.choice(("webhook", "api", "scheduled_pipeline")),
+            rng.choice((f"user-{rng.randrange(40):03d}", NULL)),
+        ]
         for workflow in range(rng.randrange(1, 4)):
             wid = f"{org_tag}-{workflow:04x}-4000-8002-{pipeline:012x}"
             queued = created + timedelta(seconds=5 + workflow * 30)
@@ -66,17 +89,30 @@ def sample_rows(
             stopped = queued + timedelta(seconds=60 * jobs + 30)
             status_of_jobs = [rng.choice(STATUSES) for _ in range(jobs)]
             running = any(s in ("queued", "running") for s in status_of_jobs)
-            wf = [wid, f"workflow-{workflow}", _ts(queued), _ts(queued + timedelta(seconds=3)),
-                  NULL if running else _ts(stopped), NULL if running else rng.choice(("True", "True", "False"))]
+            wf = [
+                wid,
+                f"workflow-{workflow}",
+                _ts(queued),
+                _ts(queued + timedelta(seconds=3)),
+                NULL if running else _ts(stopped),
+                NULL if running else rng.choice(("True", "True", "False")),
+            ]
             for job in range(jobs):
                 job_queued = queued + timedelta(seconds=job * 60)
                 started = job_queued + timedelta(seconds=2)
                 seconds = rng.randrange(5, 58)
                 resource, executor, system = RESOURCE_CLASSES[rng.randrange(len(RESOURCE_CLASSES))]
                 status = status_of_jobs[job]
-                credits = [Decimal(rng.choice(CREDIT_STEPS)), Decimal(0), Decimal(rng.choice(("0", "25"))),
-                           Decimal(rng.choice(("0", "0.3"))), Decimal(rng.choice(("0", "0.1"))), Decimal(0),
-                           Decimal(0), Decimal(0)]
+                credits = [
+                    Decimal(rng.choice(CREDIT_STEPS)),
+                    Decimal(0),
+                    Decimal(rng.choice(("0", "25"))),
+                    Decimal(rng.choice(("0", "0.3"))),
+                    Decimal(rng.choice(("0", "0.1"))),
+                    Decimal(0),
+                    Decimal(0),
+                    Decimal(0),
+                ]
                 if status == "queued":
                     credits = [Decimal(0)] * len(credits)
                 total = sum(credits, Decimal(0))
@@ -84,18 +120,37 @@ def sample_rows(
                 if rng.random() < 0.05:
                     credit_text[1] = NULL  # no DLC figure at all: stays null
                 unnamed = rng.random() < 0.02  # CircleCI leaves some jobs without name and run number
-                row = base + wf + [
-                    NULL if unnamed else ODD_JOB_NAME if pipeline % 50 == 19 and job == 0
-                    else JOB_NAMES[job % len(JOB_NAMES)],
-                    NULL if unnamed else str(job + 1 + workflow * 10),
-                    f"{org_tag}-{job:04x}-4{workflow:03x}-8003-{pipeline:012x}", job_queued.strftime("%Y-%m-%d"),
-                    _ts(job_queued), NULL if status == "queued" else _ts(started),
-                    NULL if status in ("queued", "running") else _ts(started + timedelta(seconds=seconds)),
-                    status, resource, system, executor, str(rng.choice((1, 1, 2, 4))),
-                    NULL if status == "queued" else str(seconds),
-                    str(rng.randrange(5, 60)), str(rng.randrange(60, 101)), f"{rng.randrange(5, 60)}.5",
-                    str(rng.randrange(60, 101)),
-                ] + credit_text + [str(total)]
+                row = (
+                    base
+                    + wf
+                    + [
+                        NULL
+                        if unnamed
+                        else ODD_JOB_NAME
+                        if pipeline % 50 == 19 and job == 0
+                        else JOB_NAMES[job % len(JOB_NAMES)],
+                        NULL if unnamed else str(job + 1 + workflow * 10),
+                        f"{org_tag}-{job:04x}-4{workflow:03x}-8003-{pipeline:012x}",
+                        job_queued.strftime("%Y-%m-%d"),
+                        _ts(job_queued),
+                        NULL if status == "queued" else _ts(started),
+                        NULL
+                        if status in ("queued", "running")
+                        else _ts(started + timedelta(seconds=seconds)),
+                        status,
+                        resource,
+                        system,
+                        executor,
+                        str(rng.choice((1, 1, 2, 4))),
+                        NULL if status == "queued" else str(seconds),
+                        str(rng.randrange(5, 60)),
+                        str(rng.randrange(60, 101)),
+                        f"{rng.randrange(5, 60)}.5",
+                        str(rng.randrange(60, 101)),
+                    ]
+                    + credit_text
+                    + [str(total)]
+                )
                 produced += 1
                 yield row
                 if produced >= rows:
@@ -103,16 +158,25 @@ def sample_rows(
 
 
 def write_export(
-    path: str | os.PathLike[str], rows: Sequence[Sequence[str]] | Iterator[list[str]], *,
-    columns: Sequence[str] = KNOWN_COLUMNS, compress: bool = True, compresslevel: int = 6,
-    line_end: str = "\n", byte_order_mark: bool = False,
+    path: str | os.PathLike[str],
+    rows: Sequence[Sequence[str]] | Iterator[list[str]],
+    *,
+    columns: Sequence[str] = KNOWN_COLUMNS,
+    compress: bool = True,
+    compresslevel: int = 6,
+    line_end: str = "\n",
+    byte_order_mark: bool = False,
 ) -> Path:
     """One export file (gzip CSV when `compress`) in CircleCI's dialect: every field quoted (NULL as a quoted
     `"\\N"`), a quote inside a field doubled, backslashes as they are; its own header."""
     path = Path(path)
-    with open(path, "wb") as fh, (
-        gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=compresslevel) if compress else nullcontext(fh)
-    ) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+    with (
+        open(path, "wb") as fh,
+        (
+            gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=compresslevel) if compress else nullcontext(fh)
+        ) as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
+    ):
         if byte_order_mark:
             text.write("\ufeff")
         writer = csv.writer(text, lineterminator=line_end, quoting=csv.QUOTE_ALL)
@@ -122,8 +186,14 @@ def write_export(
 
 
 def write_parts(
-    directory: str | os.PathLike[str], rows: int, parts: int, *, org_id: str = SAMPLE_ORG_ID,
-    weeks: Sequence[date] = SAMPLE_WEEKS, seed: int = 7, compresslevel: int = 6,
+    directory: str | os.PathLike[str],
+    rows: int,
+    parts: int,
+    *,
+    org_id: str = SAMPLE_ORG_ID,
+    weeks: Sequence[date] = SAMPLE_WEEKS,
+    seed: int = 7,
+    compresslevel: int = 6,
 ) -> list[Path]:
     """An export of about `rows` rows cut into `parts` gzip CSV parts (a pipeline may span two parts, as in
     real exports)."""
@@ -133,8 +203,12 @@ def write_parts(
     generator = sample_rows(rows, org_id=org_id, weeks=weeks, seed=seed)
     paths = []
     for index in range(parts):
-        chunk = (row for _, row in zip(range(per_part if index < parts - 1 else 1 << 62), generator, strict=False))
-        paths.append(write_export(directory / f"usage-part-{index:03d}.csv.gz", chunk, compresslevel=compresslevel))
+        chunk = (
+            row for _, row in zip(range(per_part if index < parts - 1 else 1 << 62), generator, strict=False)
+        )
+        paths.append(
+            write_export(directory / f"usage-part-{index:03d}.csv.gz", chunk, compresslevel=compresslevel)
+        )
     return paths
 
 

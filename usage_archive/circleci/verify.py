@@ -35,8 +35,11 @@ def summarize_csv(path: str | os.PathLike[str]) -> UsageSummary:
         summary.credits = {credit_name(c): Decimal(0) for c in columns}
         for record in reader:
             job_id = record.get("JOB_ID")
-            key = job_id if job_id not in (None, "", NULL) else (
-                record.get("WORKFLOW_ID"), record.get("JOB_NAME"), record.get("JOB_RUN_NUMBER"))
+            key = (
+                job_id
+                if job_id not in (None, "", NULL)
+                else (record.get("WORKFLOW_ID"), record.get("JOB_NAME"), record.get("JOB_RUN_NUMBER"))
+            )
             if key in seen:
                 continue
             seen.add(key)
@@ -66,26 +69,34 @@ def summarize_json(path: str | os.PathLike[str]) -> UsageSummary:
             workflow_sums: dict[str, Decimal] = {}
             for job in workflow.get("jobs", []):
                 summary.jobs += 1
-                key = job.get("job_id") or (workflow.get("workflow_id"), job.get("job_name"),
-                                            str(job.get("job_run_number")))
+                key = job.get("job_id") or (
+                    workflow.get("workflow_id"),
+                    job.get("job_name"),
+                    str(job.get("job_run_number")),
+                )
                 if key in job_ids:
                     summary.problems.append(f"job {key} appears more than once")
                 job_ids.add(key)
                 _sum_into(workflow_sums, job.get("credits", {}))
             if _nonzero(workflow_sums) != _nonzero(workflow.get("credits", {})):
-                summary.problems.append(f"workflow {workflow.get('workflow_id')}: credits roll-up "
-                                        f"{_fmt(workflow.get('credits', {}))} != its jobs' sum {_fmt(workflow_sums)}")
+                summary.problems.append(
+                    f"workflow {workflow.get('workflow_id')}: credits roll-up "
+                    f"{_fmt(workflow.get('credits', {}))} != its jobs' sum {_fmt(workflow_sums)}"
+                )
             _sum_into(pipeline_sums, workflow.get("credits", {}))
         if _nonzero(pipeline_sums) != _nonzero(pipeline.get("credits", {})):
-            summary.problems.append(f"pipeline {pipeline.get('pipeline_id')}: credits roll-up "
-                                    f"{_fmt(pipeline.get('credits', {}))} != its workflows' sum {_fmt(pipeline_sums)}")
+            summary.problems.append(
+                f"pipeline {pipeline.get('pipeline_id')}: credits roll-up "
+                f"{_fmt(pipeline.get('credits', {}))} != its workflows' sum {_fmt(pipeline_sums)}"
+            )
         _sum_into(summary.credits, pipeline.get("credits", {}))
     totals = document.get("totals", {})
     if totals.get("jobs") != summary.jobs:
         summary.problems.append(f"totals.jobs says {totals.get('jobs')}, the file holds {summary.jobs} jobs")
     if _nonzero(totals.get("credits", {})) != _nonzero(summary.credits):
-        summary.problems.append(f"totals.credits {_fmt(totals.get('credits', {}))} != the pipelines' sum "
-                                f"{_fmt(summary.credits)}")
+        summary.problems.append(
+            f"totals.credits {_fmt(totals.get('credits', {}))} != the pipelines' sum {_fmt(summary.credits)}"
+        )
     job_sums: dict[str, Decimal] = {}
     for pipeline in document.get("pipelines", []):
         for workflow in pipeline.get("workflows", []):
@@ -100,19 +111,25 @@ def _nonzero(credits: dict[str, Any]) -> dict[str, Decimal]:
 
 
 def _fmt(credits: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {format(Decimal(v), 'f')}" for k, v in sorted(_nonzero(credits).items())) + "}"
+    return (
+        "{" + ", ".join(f"{k}: {format(Decimal(v), 'f')}" for k, v in sorted(_nonzero(credits).items())) + "}"
+    )
 
 
 def compare(csv_summary: UsageSummary, json_summary: UsageSummary) -> tuple[list[str], list[str]]:
     """(job count problems, credit problems) between a week's CSV and its JSON."""
     job_problems = []
     if csv_summary.jobs != json_summary.jobs:
-        job_problems.append(f"the JSON holds {json_summary.jobs} jobs, the CSV {csv_summary.jobs} distinct jobs")
+        job_problems.append(
+            f"the JSON holds {json_summary.jobs} jobs, the CSV {csv_summary.jobs} distinct jobs"
+        )
     job_problems += [p for p in json_summary.problems if "appears more than once" in p or "totals.jobs" in p]
-    credit_problems = [f"{name}: JSON {format(json_summary.credits.get(name, Decimal(0)), 'f')} != CSV "
-                       f"{format(csv_summary.credits.get(name, Decimal(0)), 'f')}"
-                       for name in sorted(set(csv_summary.credits) | set(json_summary.credits))
-                       if json_summary.credits.get(name, Decimal(0)) != csv_summary.credits.get(name, Decimal(0))]
+    credit_problems = [
+        f"{name}: JSON {format(json_summary.credits.get(name, Decimal(0)), 'f')} != CSV "
+        f"{format(csv_summary.credits.get(name, Decimal(0)), 'f')}"
+        for name in sorted(set(csv_summary.credits) | set(json_summary.credits))
+        if json_summary.credits.get(name, Decimal(0)) != csv_summary.credits.get(name, Decimal(0))
+    ]
     credit_problems += [p for p in json_summary.problems if "roll-up" in p or "totals.credits" in p]
     return job_problems, credit_problems
 

@@ -46,8 +46,10 @@ def parse_org_ids(value: str | None) -> tuple[str, ...]:
         if not item:
             continue
         if not _ORG_ID.match(item):
-            raise CircleCISettingsError(f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
-                             "(letters, digits, '-', '_' and '.' only)")
+            raise CircleCISettingsError(
+                f"CIRCLECI_ORG_ID contains {item!r}, which is not an organisation id "
+                "(letters, digits, '-', '_' and '.' only)"
+            )
         if item not in ids:
             ids.append(item)
     return tuple(ids)
@@ -110,8 +112,12 @@ def load_export_job(store: ArchiveStore, org_id: str, week: date) -> dict | None
 
 
 def save_export_job(store: ArchiveStore, org_id: str, week: date, state: dict) -> None:
-    store.put_bytes(export_job_key(org_id, week), json.dumps(state, indent=2, sort_keys=True).encode(),
-                    content_type="application/json", storage_class="STANDARD")
+    store.put_bytes(
+        export_job_key(org_id, week),
+        json.dumps(state, indent=2, sort_keys=True).encode(),
+        content_type="application/json",
+        storage_class="STANDARD",
+    )
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,14 @@ class WeekCsv:
 
 
 def fetch_week_csv(
-    store: ArchiveStore, client: UsageApiClient, org_id: str, week: date, layout: ArchiveLayout, *,
-    now: datetime | None = None, log: Log = _quiet,
+    store: ArchiveStore,
+    client: UsageApiClient,
+    org_id: str,
+    week: date,
+    layout: ArchiveLayout,
+    *,
+    now: datetime | None = None,
+    log: Log = _quiet,
 ) -> WeekCsv:
     """Export one week from the Usage API into the archive as one merged CSV.
 
@@ -151,14 +163,25 @@ def fetch_week_csv(
     if not resumed:
         created = client.create_export(org_id, start, end, now=now)
         job_id = created.job_id
-        save_export_job(store, org_id, week, {
-            "usage_export_job_id": job_id, "org_id": org_id, "week": f"{week:%Y-%m-%d}", "window": window,
-            "state": created.state, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        })
+        save_export_job(
+            store,
+            org_id,
+            week,
+            {
+                "usage_export_job_id": job_id,
+                "org_id": org_id,
+                "week": f"{week:%Y-%m-%d}",
+                "window": window,
+                "state": created.state,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
         try:
             job = client.wait_for_export(org_id, job_id)
         except ExportFailed:
-            save_export_job(store, org_id, week, {"usage_export_job_id": job_id, "window": window, "state": "failed"})
+            save_export_job(
+                store, org_id, week, {"usage_export_job_id": job_id, "window": window, "state": "failed"}
+            )
             raise
     key = layout.csv_key(org_id, week)
     with tempfile.TemporaryDirectory(prefix="circleci-week-") as tmp:
@@ -170,7 +193,9 @@ def fetch_week_csv(
             log(f"downloaded {label} ({size} bytes)")
             parts.append(path)
         merged = Path(tmp) / "merged.csv"
-        result = merge_parts(parts, merged, names=[f"export job {job_id} part {i + 1}" for i in range(len(parts))])
+        result = merge_parts(
+            parts, merged, names=[f"export job {job_id} part {i + 1}" for i in range(len(parts))]
+        )
         stored = store.put_file(key, merged, content_type="text/csv")
     store.delete(export_job_key(org_id, week))
     log(f"stored {result.rows} rows from {len(parts)} part(s) at {store.uri(key)}")
@@ -185,7 +210,11 @@ class WeekJson:
 
 
 def build_week_json(
-    store: ArchiveStore, csv_key: str, json_key: str, *, period: dict[str, str] | None = None,
+    store: ArchiveStore,
+    csv_key: str,
+    json_key: str,
+    *,
+    period: dict[str, str] | None = None,
 ) -> WeekJson:
     """Read the week's stored CSV and store its hierarchical JSON (written as a stream to a temporary file,
     then uploaded: a failure leaves no half-written object)."""
@@ -204,8 +233,9 @@ def week_period(week: date) -> dict[str, str]:
 
 
 def archive_week_json(store: ArchiveStore, layout: ArchiveLayout, org_id: str, week: date) -> WeekJson:
-    return build_week_json(store, layout.csv_key(org_id, week), layout.json_key(org_id, week),
-                           period=week_period(week))
+    return build_week_json(
+        store, layout.csv_key(org_id, week), layout.json_key(org_id, week), period=week_period(week)
+    )
 
 
 def weeks_between(first: date, last: date) -> Sequence[date]:

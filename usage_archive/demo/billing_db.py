@@ -11,8 +11,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def _render(sql: str, *, last_month: date, months: int, scale: int) -> str:
-    return (sql.replace(":'last_month'", f"'{last_month:%Y-%m-01} 00:00:00+00'")
-               .replace(":months", str(int(months))).replace(":scale", str(int(scale))))
+    return (
+        sql.replace(":'last_month'", f"'{last_month:%Y-%m-01} 00:00:00+00'")
+        .replace(":months", str(int(months)))
+        .replace(":scale", str(int(scale)))
+    )
 
 
 def load_billing_schema(url: str) -> None:
@@ -26,8 +29,15 @@ def load_billing_rows(url: str, *, last_month: date, months: int = 3, scale: int
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql)
         counts = {}
-        for table in ("accounts", "credits", "charges", "google_play_purchases", "llm_usage_logs",
-                      "admin_audit_logs", "credit_checks"):
+        for table in (
+            "accounts",
+            "credits",
+            "charges",
+            "google_play_purchases",
+            "llm_usage_logs",
+            "admin_audit_logs",
+            "credit_checks",
+        ):
             cur.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cur.fetchone()[0]
     return counts

@@ -53,7 +53,9 @@ class LocalPostgres:
 
     def stop(self) -> None:
         if self.data_dir:
-            _run_as(self.run_as, [_pg_bin("pg_ctl"), "-D", self.data_dir, "-m", "immediate", "stop"], check=False)
+            _run_as(
+                self.run_as, [_pg_bin("pg_ctl"), "-D", self.data_dir, "-m", "immediate", "stop"], check=False
+            )
             shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
 
 
@@ -85,8 +87,9 @@ def answers(url: str) -> bool:
 
 
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
-                                       None)
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
     if not found:
         raise PostgresUnavailable(INSTALL_HINT)
     return found
@@ -111,7 +114,9 @@ def start_throwaway() -> LocalPostgres:
             pwd.getpwnam("postgres")
             run_as = "postgres"
         except KeyError:
-            raise PostgresUnavailable(INSTALL_HINT + " (as root, a 'postgres' system user is needed)") from None
+            raise PostgresUnavailable(
+                INSTALL_HINT + " (as root, a 'postgres' system user is needed)"
+            ) from None
     base = tempfile.mkdtemp(prefix="usage-archive-pg-")
     data_dir = os.path.join(base, "data")
     if run_as:
@@ -119,10 +124,24 @@ def start_throwaway() -> LocalPostgres:
     port = _free_port()
     try:
         _run_as(run_as, [_pg_bin("initdb"), "-D", data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-        _run_as(run_as, [_pg_bin("pg_ctl"), "-D", data_dir, "-w", "-l", os.path.join(base, "log"), "-o",
-                         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+        _run_as(
+            run_as,
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                data_dir,
+                "-w",
+                "-l",
+                os.path.join(base, "log"),
+                "-o",
+                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ],
+        )
     except subprocess.CalledProcessError as exc:
-        raise PostgresUnavailable(f"{INSTALL_HINT}; starting a throwaway server failed: {exc.stderr.strip()}") from None
+        raise PostgresUnavailable(
+            f"{INSTALL_HINT}; starting a throwaway server failed: {exc.stderr.strip()}"
+        ) from None
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     for _ in range(50):
         if answers(url):

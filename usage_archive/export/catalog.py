@@ -13,14 +13,46 @@ from typing import Any
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # Types whose ADBC/Arrow form is exact and that Parquet can store (numeric and interval are converted later).
-NATIVE_TYPES = frozenset({
-    "bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "name", "uuid",
-    "date", "time", "timestamp", "timestamptz", "interval", "json", "jsonb", "bytea",
-})
-NATIVE_ARRAY_ELEMENTS = frozenset({
-    "bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "bpchar", "date", "timestamp",
-    "timestamptz",
-})
+NATIVE_TYPES = frozenset(
+    {
+        "bool",
+        "int2",
+        "int4",
+        "int8",
+        "float4",
+        "float8",
+        "numeric",
+        "text",
+        "varchar",
+        "bpchar",
+        "name",
+        "uuid",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "json",
+        "jsonb",
+        "bytea",
+    }
+)
+NATIVE_ARRAY_ELEMENTS = frozenset(
+    {
+        "bool",
+        "int2",
+        "int4",
+        "int8",
+        "float4",
+        "float8",
+        "text",
+        "varchar",
+        "bpchar",
+        "date",
+        "timestamp",
+        "timestamptz",
+    }
+)
 
 
 class TableMissingError(LookupError):
@@ -104,8 +136,18 @@ def describe_table(query: Any, table: str) -> list[Column]:
     rows = query(_COLUMNS_SQL.format(table=table))
     if not rows:
         raise TableMissingError(f"table {table!r} does not exist in the billing database")
-    return [Column(name=r[0], pg_type=r[1], not_null=bool(r[2]), typname=r[3], typtype=r[4],
-                   element_typname=r[5], element_typtype=r[6]) for r in rows]
+    return [
+        Column(
+            name=r[0],
+            pg_type=r[1],
+            not_null=bool(r[2]),
+            typname=r[3],
+            typtype=r[4],
+            element_typname=r[5],
+            element_typtype=r[6],
+        )
+        for r in rows
+    ]
 
 
 def primary_key(query: Any, table: str) -> list[str]:

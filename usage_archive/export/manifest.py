@@ -22,8 +22,14 @@ class ManifestError(ValueError):
 
 
 def build_manifest(
-    *, period: date, snapshot: SnapshotInfo, files: list[dict[str, Any]], codec: str, schema_version: str,
-    run_id: str | None = None, created_at: datetime | None = None,
+    *,
+    period: date,
+    snapshot: SnapshotInfo,
+    files: list[dict[str, Any]],
+    codec: str,
+    schema_version: str,
+    run_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
     created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {
@@ -39,8 +45,11 @@ def build_manifest(
             **snapshot.as_dict(),
             "method": "all files read in one REPEATABLE READ READ ONLY transaction",
         },
-        "totals": {"files": len(files), "records": sum(f["records"] for f in files),
-                   "bytes": sum(f["bytes"] for f in files)},
+        "totals": {
+            "files": len(files),
+            "records": sum(f["records"] for f in files),
+            "bytes": sum(f["bytes"] for f in files),
+        },
         "generator": {"name": "usage_archive", "dagster_run_id": run_id},
     }
 
@@ -48,8 +57,11 @@ def build_manifest(
 def format_manifest(manifest: dict[str, Any]) -> str:
     """Indented JSON with one line per column, for people and for the stored object alike."""
     text = json.dumps(manifest, indent=2, ensure_ascii=False)
-    return re.sub(r'\{\s+"name": ("[^"]*"),\s+"type": ("[^"]*"),\s+"nullable": (true|false)\s+\}',
-                  r'{"name": \1, "type": \2, "nullable": \3}', text)
+    return re.sub(
+        r'\{\s+"name": ("[^"]*"),\s+"type": ("[^"]*"),\s+"nullable": (true|false)\s+\}',
+        r'{"name": \1, "type": \2, "nullable": \3}',
+        text,
+    )
 
 
 def parse_manifest(data: bytes | str) -> dict[str, Any]:
@@ -62,7 +74,9 @@ def parse_manifest(data: bytes | str) -> dict[str, Any]:
     for index, entry in enumerate(manifest["files"]):
         missing = [f for f in REQUIRED_FILE_FIELDS if f not in entry]
         if missing:
-            raise ManifestError(f"manifest file #{index} ({entry.get('table', '?')}) lacks {', '.join(missing)}")
+            raise ManifestError(
+                f"manifest file #{index} ({entry.get('table', '?')}) lacks {', '.join(missing)}"
+            )
     return manifest
 
 

@@ -93,8 +93,9 @@ def require_closed(period: date, now: datetime | None = None) -> None:
     if start > now:
         raise PeriodError(f"{period:%Y-%m} is in the future: only months that have ended can be archived")
     if end > now:
-        raise PeriodError(f"{period:%Y-%m} has not ended yet (it ends {end:%Y-%m-%d} 00:00 UTC): "
-                          "archive it after that")
+        raise PeriodError(
+            f"{period:%Y-%m} has not ended yet (it ends {end:%Y-%m-%d} 00:00 UTC): archive it after that"
+        )
 
 
 def period_folder(period: date) -> str:
@@ -133,7 +134,11 @@ def schema_fingerprint(tables: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def export_tables(
-    session: SnapshotSession, specs: Sequence[TableExport], period: date, out_dir: Path, codec: str,
+    session: SnapshotSession,
+    specs: Sequence[TableExport],
+    period: date,
+    out_dir: Path,
+    codec: str,
     log: Callable[[str], None] = lambda _m: None,
 ) -> list[ArchivedFile]:
     """Export every spec inside the session's snapshot into `out_dir`. Checks every table and time column
@@ -149,7 +154,9 @@ def export_tables(
         columns = describe_table(session.query, spec.table)
         names = [c.name for c in columns]
         if spec.time_column is not None and spec.time_column not in names:
-            raise ColumnMissingError(f"table {spec.table!r} has no column {spec.time_column!r} to select the month by")
+            raise ColumnMissingError(
+                f"table {spec.table!r} has no column {spec.time_column!r} to select the month by"
+            )
         pk = primary_key(session.query, spec.table)
         order_by = ([spec.time_column] if spec.time_column else []) + [c for c in pk if c != spec.time_column]
         plans.append((spec, columns, order_by))
@@ -159,7 +166,10 @@ def export_tables(
         session.cursor.execute(select_sql(spec, columns, order_by, period))
         reader = session.cursor.fetch_record_batch()
         result = write_parquet(
-            reader, columns, out_dir / key.rsplit("/", 1)[1], codec=codec,
+            reader,
+            columns,
+            out_dir / key.rsplit("/", 1)[1],
+            codec=codec,
             metadata={"usage_archive.table": spec.archive_name, "usage_archive.period": f"{period:%Y-%m}"},
         )
         log(f"exported {spec.table}: {result.records} rows, {result.bytes} bytes")
@@ -175,8 +185,14 @@ def read_manifest(store: ArchiveStore, period: date) -> dict[str, Any] | None:
 
 
 def archive_month(
-    store: ArchiveStore, database_url: str, specs: Sequence[TableExport], period: str | date, *,
-    codec: str = "zstd", now: datetime | None = None, run_id: str | None = None,
+    store: ArchiveStore,
+    database_url: str,
+    specs: Sequence[TableExport],
+    period: str | date,
+    *,
+    codec: str = "zstd",
+    now: datetime | None = None,
+    run_id: str | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> MonthArchive:
     """Export, store, then write the manifest. Order matters:
@@ -203,23 +219,34 @@ def archive_month(
             store.delete(m_key)
             log(f"removed the previous manifest of {month:%Y-%m} while the month is replaced")
         for archived in files:
-            archived.stored = store.put_file(archived.key, archived.result.path, sha256=archived.result.sha256)
+            archived.stored = store.put_file(
+                archived.key, archived.result.path, sha256=archived.result.sha256
+            )
             log(f"stored {store.uri(archived.key)}")
         manifest = build_manifest(
-            period=month, snapshot=snapshot, codec=codec, run_id=run_id,
-            files=[{
-                "table": f.spec.archive_name,
-                "records": f.result.records,
-                "s3_key": store.object_key(f.key),
-                "path": f.key,
-                "sha256": f.result.sha256,
-                "bytes": f.result.bytes,
-                "codec": codec,
-                "columns": f.result.columns,
-                "source_table": f.spec.table,
-                "selection": ("whole table" if f.spec.is_snapshot
-                              else f"{f.spec.time_column} in [{start.isoformat()}, {end.isoformat()})"),
-            } for f in files],
+            period=month,
+            snapshot=snapshot,
+            codec=codec,
+            run_id=run_id,
+            files=[
+                {
+                    "table": f.spec.archive_name,
+                    "records": f.result.records,
+                    "s3_key": store.object_key(f.key),
+                    "path": f.key,
+                    "sha256": f.result.sha256,
+                    "bytes": f.result.bytes,
+                    "codec": codec,
+                    "columns": f.result.columns,
+                    "source_table": f.spec.table,
+                    "selection": (
+                        "whole table"
+                        if f.spec.is_snapshot
+                        else f"{f.spec.time_column} in [{start.isoformat()}, {end.isoformat()})"
+                    ),
+                }
+                for f in files
+            ],
             schema_version=schema_fingerprint({f.spec.table: f.result.columns for f in files}),
         )
         store.put_bytes(m_key, format_manifest(manifest).encode(), content_type="application/json")
@@ -231,5 +258,11 @@ def archive_month(
         if old and old not in new_keys and old.startswith(period_folder(month) + "/"):
             store.delete(old)
             removed.append(old)
-    return MonthArchive(period=f"{month:%Y-%m}", manifest=manifest, manifest_key=m_key, files=files,
-                        snapshot=snapshot, removed_keys=removed)
+    return MonthArchive(
+        period=f"{month:%Y-%m}",
+        manifest=manifest,
+        manifest_key=m_key,
+        files=files,
+        snapshot=snapshot,
+        removed_keys=removed,
+    )

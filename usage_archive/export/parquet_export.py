@@ -60,12 +60,14 @@ def _interval_to_struct(array: pa.Array) -> pa.Array:
     import numpy as np
 
     # month_day_nano is 16 bytes per value: int32 months, int32 days, int64 nanoseconds.
-    raw = np.frombuffer(array.buffers()[1], dtype=[("m", "<i4"), ("d", "<i4"), ("n", "<i8")],
-                        count=len(array) + array.offset)[array.offset:]
+    raw = np.frombuffer(
+        array.buffers()[1], dtype=[("m", "<i4"), ("d", "<i4"), ("n", "<i8")], count=len(array) + array.offset
+    )[array.offset :]
     mask = array.is_null().to_numpy(zero_copy_only=False) if array.null_count else None
     children = [pa.array(raw["m"]), pa.array(raw["d"]), pa.array(raw["n"] // 1000)]
-    return pa.StructArray.from_arrays(children, fields=list(INTERVAL_TYPE),
-                                      mask=pa.array(mask) if mask is not None else None)
+    return pa.StructArray.from_arrays(
+        children, fields=list(INTERVAL_TYPE), mask=pa.array(mask) if mask is not None else None
+    )
 
 
 @dataclass
@@ -76,8 +78,11 @@ class ColumnPlan:
 
 
 def _storage(array: pa.Array) -> pa.Array:
-    return array.storage if isinstance(array, pa.ExtensionArray) and isinstance(
-        array.type, pa.OpaqueType) else array
+    return (
+        array.storage
+        if isinstance(array, pa.ExtensionArray) and isinstance(array.type, pa.OpaqueType)
+        else array
+    )
 
 
 def _decimal_converter(name: str, target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
@@ -107,8 +112,11 @@ def plan_columns(source: pa.Schema, columns: list[Column]) -> list[ColumnPlan]:
             src_meta = src.metadata or {}
             if src.type.type_name == "numeric":
                 target_type = numeric_type(int(src_meta.get(b"POSTGRESQL:typmod", b"-1")))
-                convert = (_decimal_converter(src.name, target_type) if pa.types.is_decimal(target_type)
-                           else _storage)
+                convert = (
+                    _decimal_converter(src.name, target_type)
+                    if pa.types.is_decimal(target_type)
+                    else _storage
+                )
             else:
                 target_type, convert = src.type.storage_type, _storage
         elif pa.types.is_interval(src.type):
@@ -117,8 +125,9 @@ def plan_columns(source: pa.Schema, columns: list[Column]) -> list[ColumnPlan]:
             # drop the driver's per-element metadata; the column's postgres_type says it all
             target_type = pa.list_(src.type.value_type)
             convert = lambda a, t=target_type: a.cast(t)  # noqa: E731
-        plans.append(ColumnPlan(src.name, pa.field(src.name, target_type, nullable=nullable, metadata=meta),
-                                convert))
+        plans.append(
+            ColumnPlan(src.name, pa.field(src.name, target_type, nullable=nullable, metadata=meta), convert)
+        )
     return plans
 
 
@@ -180,7 +189,11 @@ class ExportResult:
 
 
 def write_parquet(
-    reader: pa.RecordBatchReader, columns: list[Column], path: str | Path, *, codec: str = "zstd",
+    reader: pa.RecordBatchReader,
+    columns: list[Column],
+    path: str | Path,
+    *,
+    codec: str = "zstd",
     metadata: dict[str, str] | None = None,
 ) -> ExportResult:
     """Stream `reader` into one Parquet file at `path`; returns its row count, size and SHA-256."""
@@ -189,8 +202,14 @@ def write_parquet(
     plans = plan_columns(reader.schema, columns)
     schema = archival_schema(plans, metadata)
     records = row_groups = 0
-    with pq.ParquetWriter(path, schema, compression=codec, compression_level=CODEC_LEVELS[codec],
-                          write_statistics=True, store_schema=True) as writer:
+    with pq.ParquetWriter(
+        path,
+        schema,
+        compression=codec,
+        compression_level=CODEC_LEVELS[codec],
+        write_statistics=True,
+        store_schema=True,
+    ) as writer:
         for batch in prefetch(reader):
             if batch.num_rows == 0:
                 continue
@@ -198,11 +217,21 @@ def write_parquet(
             records += batch.num_rows
             row_groups += 1
     by_name = {c.name: c for c in columns}
-    manifest_columns = [by_name[p.name].as_manifest() if p.name in by_name else
-                        {"name": p.name, "type": p.target.metadata[PG_TYPE_KEY].decode(), "nullable": True}
-                        for p in plans]
-    return ExportResult(path=path, records=records, bytes=path.stat().st_size, sha256=sha256_file(path),
-                        codec=codec, columns=manifest_columns, row_groups=row_groups)
+    manifest_columns = [
+        by_name[p.name].as_manifest()
+        if p.name in by_name
+        else {"name": p.name, "type": p.target.metadata[PG_TYPE_KEY].decode(), "nullable": True}
+        for p in plans
+    ]
+    return ExportResult(
+        path=path,
+        records=records,
+        bytes=path.stat().st_size,
+        sha256=sha256_file(path),
+        codec=codec,
+        columns=manifest_columns,
+        row_groups=row_groups,
+    )
 
 
 def parquet_row_count(path: str | Path) -> int:

@@ -84,8 +84,14 @@ class SnapshotSession:
             "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
             "pg_current_snapshot()::text, current_setting('server_version'), current_database()"
         )[0]
-        return SnapshotInfo(isolation=row[0], read_only=row[1] == "on", taken_at=row[2], pg_snapshot=row[3],
-                            server_version=row[4], database=row[5])
+        return SnapshotInfo(
+            isolation=row[0],
+            read_only=row[1] == "on",
+            taken_at=row[2],
+            pg_snapshot=row[3],
+            server_version=row[4],
+            database=row[5],
+        )
 
     def close(self) -> None:
         try:

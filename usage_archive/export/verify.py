@@ -57,9 +57,15 @@ class FileVerification:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "table": self.table, "key": self.key, "status": self.status, "problems": self.problems,
-            "records": self.parquet_records, "expected_records": self.expected_records,
-            "bytes": self.stored_bytes, "sha256": self.sha256, "storage_class": self.storage_class,
+            "table": self.table,
+            "key": self.key,
+            "status": self.status,
+            "problems": self.problems,
+            "records": self.parquet_records,
+            "expected_records": self.expected_records,
+            "bytes": self.stored_bytes,
+            "sha256": self.sha256,
+            "storage_class": self.storage_class,
         }
 
 
@@ -67,11 +73,18 @@ def entry_key(entry: dict[str, Any]) -> str:
     return entry.get("path") or entry["s3_key"]
 
 
-def verify_file(store: ArchiveStore, entry: dict[str, Any], workdir: str | Path | None = None) -> FileVerification:
+def verify_file(
+    store: ArchiveStore, entry: dict[str, Any], workdir: str | Path | None = None
+) -> FileVerification:
     """Check one manifest entry against the stored object: size, SHA-256, Parquet row count."""
     key = entry_key(entry)
-    result = FileVerification(table=entry["table"], key=key, expected_records=int(entry["records"]),
-                              expected_bytes=int(entry["bytes"]), expected_sha256=entry["sha256"])
+    result = FileVerification(
+        table=entry["table"],
+        key=key,
+        expected_records=int(entry["records"]),
+        expected_bytes=int(entry["bytes"]),
+        expected_sha256=entry["sha256"],
+    )
     try:
         head = store.head(key)
     except ArchiveStoreError as exc:
@@ -95,14 +108,18 @@ def verify_file(store: ArchiveStore, entry: dict[str, Any], workdir: str | Path 
             return result
         result.sha256 = sha256_file(local)
         if result.sha256 != result.expected_sha256:
-            result.add("sha256", f"{key} SHA-256 {result.sha256[:16]}… differs from the manifest's "
-                                   f"{result.expected_sha256[:16]}…")
+            result.add(
+                "sha256",
+                f"{key} SHA-256 {result.sha256[:16]}… differs from the manifest's "
+                f"{result.expected_sha256[:16]}…",
+            )
         try:
             result.parquet_records = parquet_row_count(local)
         except Exception as exc:  # a corrupted object is a finding, not a crash
             result.add("unreadable", f"{key} is not a readable Parquet file: {type(exc).__name__}: {exc}")
             return result
     if result.parquet_records != result.expected_records:
-        result.add("rows", f"{key} has {result.parquet_records} rows, the manifest says "
-                               f"{result.expected_records}")
+        result.add(
+            "rows", f"{key} has {result.parquet_records} rows, the manifest says {result.expected_records}"
+        )
     return result

@@ -21,39 +21,45 @@ INFO_KEY = b"usage_archive.github_actions"
 SCHEMA_VERSION = 1
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-WORKFLOW_RUNS_SCHEMA = pa.schema([
-    pa.field("repository", pa.string(), nullable=False),
-    pa.field("team", pa.string()),
-    pa.field("workflow_id", pa.int64()),
-    pa.field("workflow_name", pa.string()),
-    pa.field("workflow_path", pa.string()),
-    pa.field("run_id", pa.int64(), nullable=False),
-    pa.field("run_number", pa.int64()),
-    pa.field("run_attempt", pa.int32(), nullable=False),
-    pa.field("latest_run_attempt", pa.int32()),
-    pa.field("event", pa.string()),
-    pa.field("head_branch", pa.string()),
-    pa.field("run_conclusion", pa.string()),
-    pa.field("job_id", pa.int64(), nullable=False),
-    pa.field("job_name", pa.string()),
-    pa.field("job_status", pa.string()),
-    pa.field("job_conclusion", pa.string()),
-    pa.field("run_created_at", TIMESTAMP),
-    pa.field("job_created_at", TIMESTAMP),
-    pa.field("started_at", TIMESTAMP),
-    pa.field("completed_at", TIMESTAMP),
-    pa.field("queue_seconds", pa.int64()),
-    pa.field("run_seconds", pa.int64()),
-    pa.field("runner_name", pa.string()),
-    pa.field("runner_group_name", pa.string()),
-    pa.field("runner_labels", pa.list_(pa.string())),
-    pa.field("runner_os", pa.string()),
-    pa.field("self_hosted", pa.bool_(), nullable=False),
-    pa.field("billable_minutes", pa.int64()),
-    pa.field("minute_multiplier", pa.int32()),
-])
-SORT_KEYS = [("repository", "ascending"), ("run_id", "ascending"), ("run_attempt", "ascending"),
-             ("job_id", "ascending")]
+WORKFLOW_RUNS_SCHEMA = pa.schema(
+    [
+        pa.field("repository", pa.string(), nullable=False),
+        pa.field("team", pa.string()),
+        pa.field("workflow_id", pa.int64()),
+        pa.field("workflow_name", pa.string()),
+        pa.field("workflow_path", pa.string()),
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("run_number", pa.int64()),
+        pa.field("run_attempt", pa.int32(), nullable=False),
+        pa.field("latest_run_attempt", pa.int32()),
+        pa.field("event", pa.string()),
+        pa.field("head_branch", pa.string()),
+        pa.field("run_conclusion", pa.string()),
+        pa.field("job_id", pa.int64(), nullable=False),
+        pa.field("job_name", pa.string()),
+        pa.field("job_status", pa.string()),
+        pa.field("job_conclusion", pa.string()),
+        pa.field("run_created_at", TIMESTAMP),
+        pa.field("job_created_at", TIMESTAMP),
+        pa.field("started_at", TIMESTAMP),
+        pa.field("completed_at", TIMESTAMP),
+        pa.field("queue_seconds", pa.int64()),
+        pa.field("run_seconds", pa.int64()),
+        pa.field("runner_name", pa.string()),
+        pa.field("runner_group_name", pa.string()),
+        pa.field("runner_labels", pa.list_(pa.string())),
+        pa.field("runner_os", pa.string()),
+        pa.field("self_hosted", pa.bool_(), nullable=False),
+        pa.field("billable_minutes", pa.int64()),
+        pa.field("minute_multiplier", pa.int32()),
+    ]
+)
+SORT_KEYS = [
+    ("repository", "ascending"),
+    ("run_id", "ascending"),
+    ("run_attempt", "ascending"),
+    ("job_id", "ascending"),
+]
 
 
 class ArchiveFileError(ValueError):
@@ -87,9 +93,11 @@ class RepositoryData:
     workflows: list[WorkflowRecord] = field(default_factory=list)
 
     def info(self) -> dict[str, Any]:
-        return {"team": self.team,
-                "runs": [[r.run_id, r.run_attempt, r.workflow_id, r.jobs] for r in self.runs],
-                "workflows": [[w.workflow_id, w.name, w.path, w.state] for w in self.workflows]}
+        return {
+            "team": self.team,
+            "runs": [[r.run_id, r.run_attempt, r.workflow_id, r.jobs] for r in self.runs],
+            "workflows": [[w.workflow_id, w.name, w.path, w.state] for w in self.workflows],
+        }
 
 
 def rows_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -140,6 +148,9 @@ def repository_data_from_file(data: bytes) -> RepositoryData:
     table, info = read_archive(data)
     ((name, entry),) = info["repositories"].items()
     return RepositoryData(
-        repository=name, team=entry["team"], table=table.replace_schema_metadata(None).cast(WORKFLOW_RUNS_SCHEMA),
-        runs=[RunRecord(*r) for r in entry["runs"]], workflows=[WorkflowRecord(*w) for w in entry["workflows"]],
+        repository=name,
+        team=entry["team"],
+        table=table.replace_schema_metadata(None).cast(WORKFLOW_RUNS_SCHEMA),
+        runs=[RunRecord(*r) for r in entry["runs"]],
+        workflows=[WorkflowRecord(*w) for w in entry["workflows"]],
     )

@@ -64,27 +64,40 @@ def resolve_repositories(client: ActionsClient, config: RepositoriesConfig) -> l
 
 
 def collect_repository(
-    client: ActionsClient, repository: str, team: str | None, window: Window, *,
-    partial: RepositoryData | None = None, checkpoint: Callable[[RepositoryData], None] | None = None,
+    client: ActionsClient,
+    repository: str,
+    team: str | None,
+    window: Window,
+    *,
+    partial: RepositoryData | None = None,
+    checkpoint: Callable[[RepositoryData], None] | None = None,
     checkpoint_every: int = 200,
 ) -> RepositoryData:
     """The repository's workflows, its runs created in the window and every job attempt of each run.
 
     `partial` holds runs an earlier attempt already fetched (their jobs are not asked again); `checkpoint` is
     called with everything so far after every `checkpoint_every` runs."""
-    workflows = sorted((WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
-                        for w in client.list_workflows(repository)), key=lambda w: w.workflow_id)
+    workflows = sorted(
+        (
+            WorkflowRecord(w["id"], w.get("name") or "", w.get("path") or "", w.get("state") or "")
+            for w in client.list_workflows(repository)
+        ),
+        key=lambda w: w.workflow_id,
+    )
     done = {r.run_id for r in partial.runs} if partial else set()
     tables = [partial.table] if partial else []
     runs: list[RunRecord] = list(partial.runs) if partial else []
     rows: list[dict[str, Any]] = []
-    pending = [r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done]
+    pending = [
+        r for r in sorted(client.list_runs(repository, window), key=lambda r: r["id"]) if r["id"] not in done
+    ]
 
     def so_far() -> RepositoryData:
         tables.append(rows_table(rows))  # rows become Arrow once; the list starts again
         rows.clear()
-        return RepositoryData(repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id),
-                              workflows)
+        return RepositoryData(
+            repository, team, pa.concat_tables(tables), sorted(runs, key=lambda r: r.run_id), workflows
+        )
 
     for count, run in enumerate(pending, start=1):
         jobs, total = client.list_jobs(repository, run["id"])
@@ -101,13 +114,18 @@ def _with_team(data: RepositoryData, team: str | None) -> RepositoryData:
         return data
     index = data.table.schema.get_field_index("team")
     column = pa.array([team] * data.table.num_rows, pa.string())
-    return RepositoryData(data.repository, team, data.table.set_column(index, "team", column), data.runs,
-                          data.workflows)
+    return RepositoryData(
+        data.repository, team, data.table.set_column(index, "team", column), data.runs, data.workflows
+    )
 
 
 def collect_week(
-    client: ActionsClient, store: ArchiveStore, config: RepositoriesConfig, partition_key: str,
-    log: Callable[[str], None] = lambda _message: None, checkpoint_every: int = 200,
+    client: ActionsClient,
+    store: ArchiveStore,
+    config: RepositoriesConfig,
+    partition_key: str,
+    log: Callable[[str], None] = lambda _message: None,
+    checkpoint_every: int = 200,
 ) -> WeekCollection:
     """Every configured repository's week, from progress where an earlier attempt saved it, else from GitHub."""
     start, end = week_bounds(partition_key)
@@ -130,8 +148,15 @@ def collect_week(
             def checkpoint(data: RepositoryData, partial_key: str = partial_key) -> None:
                 store.put_bytes(partial_key, parquet_bytes(repository_table(data, partition_key)))
 
-            data = collect_repository(client, repository, team, window, partial=partial, checkpoint=checkpoint,
-                                      checkpoint_every=checkpoint_every)
+            data = collect_repository(
+                client,
+                repository,
+                team,
+                window,
+                partial=partial,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+            )
             store.put_bytes(key, parquet_bytes(repository_table(data, partition_key)))
             store.delete(partial_key)
             collection.fetched.append(repository)

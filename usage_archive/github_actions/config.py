@@ -95,12 +95,16 @@ class _Parser:
         if isinstance(node, yaml.ScalarNode):
             return node, None
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"a {name_key} entry must be a string or a mapping with '{name_key}' and 'team'")
+            raise self.error(
+                node, f"a {name_key} entry must be a string or a mapping with '{name_key}' and 'team'"
+            )
         fields: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             key = self.scalar(key_node, "a key")
             if key not in (name_key, "team"):
-                raise self.error(key_node, f"unknown key {key!r} in a {name_key} entry (allowed: {name_key}, team)")
+                raise self.error(
+                    key_node, f"unknown key {key!r} in a {name_key} entry (allowed: {name_key}, team)"
+                )
             fields[key] = value_node
         if name_key not in fields:
             raise self.error(node, f"the entry has no '{name_key}'")
@@ -121,9 +125,13 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark is not None else source
-        raise RepositoriesConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise RepositoriesConfigError(
+            f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+        ) from None
     if root is None:
-        raise RepositoriesConfigError(f"{source}: the file is empty; list repositories, teams or organizations")
+        raise RepositoriesConfigError(
+            f"{source}: the file is empty; list repositories, teams or organizations"
+        )
     if not isinstance(root, yaml.MappingNode):
         raise parser.error(root, f"the top level must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")
 
@@ -147,7 +155,9 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
                 for item in parser.sequence(repos_node, f"teams.{team}"):
                     repositories.append(RepositoryEntry(parser.repository(item), team, _line(item)))
         else:
-            raise parser.error(key_node, f"unknown top-level key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})")
+            raise parser.error(
+                key_node, f"unknown top-level key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})"
+            )
 
     seen: dict[str, RepositoryEntry] = {}
     for entry in repositories:
@@ -155,14 +165,16 @@ def parse_repositories(text: str, source: str = "repositories.yml") -> Repositor
         if previous is not None:
             raise RepositoriesConfigError(
                 f"{source}, line {entry.line}: repository {entry.full_name!r} is already listed on line "
-                f"{previous.line}")
+                f"{previous.line}"
+            )
         seen[entry.full_name.lower()] = entry
     orgs_seen: dict[str, OrganizationEntry] = {}
     for org in organizations:
         if org.organization.lower() in orgs_seen:
             raise RepositoriesConfigError(
                 f"{source}, line {org.line}: organization {org.organization!r} is already listed on line "
-                f"{orgs_seen[org.organization.lower()].line}")
+                f"{orgs_seen[org.organization.lower()].line}"
+            )
         orgs_seen[org.organization.lower()] = org
     if not repositories and not organizations:
         raise RepositoriesConfigError(f"{source}: no repositories or organizations are listed")
@@ -177,7 +189,10 @@ def load_repositories(path: str | Path) -> RepositoriesConfig:
     except FileNotFoundError:
         raise RepositoriesConfigError(
             f"the repositories file {str(file)!r} does not exist: set USAGE_ARCHIVE_REPOSITORIES to the path of "
-            "a repositories.yml (see repositories.example.yml)") from None
+            "a repositories.yml (see repositories.example.yml)"
+        ) from None
     except OSError as exc:
-        raise RepositoriesConfigError(f"cannot read the repositories file {str(file)!r}: {exc.strerror}") from None
+        raise RepositoriesConfigError(
+            f"cannot read the repositories file {str(file)!r}: {exc.strerror}"
+        ) from None
     return parse_repositories(text, source=str(file))

@@ -28,8 +28,13 @@ def _attempt_durations(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str],
     for row in rows:
         if row["started_at"] is None or row["completed_at"] is None:
             continue
-        key = (row["repository"], row["workflow_name"] or "", row["workflow_path"] or "", row["run_id"],
-               row["run_attempt"])
+        key = (
+            row["repository"],
+            row["workflow_name"] or "",
+            row["workflow_path"] or "",
+            row["run_id"],
+            row["run_attempt"],
+        )
         span = spans.setdefault(key, [row["started_at"], row["completed_at"]])
         span[0] = min(span[0], row["started_at"])
         span[1] = max(span[1], row["completed_at"])
@@ -41,8 +46,20 @@ def _attempt_durations(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str],
 
 def summarize(table: pa.Table, info: dict[str, Any], slowest: int = 10) -> WeekSummary:
     """Summarize a week's table and the run list from its footer (see archive_file)."""
-    rows = table.select(["repository", "team", "workflow_name", "workflow_path", "workflow_id", "run_id",
-                         "run_attempt", "started_at", "completed_at", "billable_minutes"]).to_pylist()
+    rows = table.select(
+        [
+            "repository",
+            "team",
+            "workflow_name",
+            "workflow_path",
+            "workflow_id",
+            "run_id",
+            "run_attempt",
+            "started_at",
+            "completed_at",
+            "billable_minutes",
+        ]
+    ).to_pylist()
     by_team: dict[str, int] = defaultdict(int)
     by_repository: dict[str, int] = defaultdict(int)
     for repository, entry in info["repositories"].items():
@@ -55,17 +72,28 @@ def summarize(table: pa.Table, info: dict[str, Any], slowest: int = 10) -> WeekS
 
     durations = _attempt_durations(rows)
     ranked = sorted(
-        ({"repository": r, "workflow": n, "path": p, "attempts": len(d), "mean_seconds": round(sum(d) / len(d)),
-          "max_seconds": max(d)} for (r, n, p), d in durations.items()),
+        (
+            {
+                "repository": r,
+                "workflow": n,
+                "path": p,
+                "attempts": len(d),
+                "mean_seconds": round(sum(d) / len(d)),
+                "max_seconds": max(d),
+            }
+            for (r, n, p), d in durations.items()
+        ),
         key=lambda w: (-w["mean_seconds"], w["repository"], w["workflow"]),
     )
 
     inactive = []
     for repository, entry in sorted(info["repositories"].items()):
         ran = {run[2] for run in entry["runs"]}
-        inactive += [{"repository": repository, "workflow": name, "path": path}
-                     for workflow_id, name, path, state in entry["workflows"]
-                     if state == "active" and workflow_id not in ran]
+        inactive += [
+            {"repository": repository, "workflow": name, "path": path}
+            for workflow_id, name, path, state in entry["workflows"]
+            if state == "active" and workflow_id not in ran
+        ]
 
     return WeekSummary(
         runs=sum(len(e["runs"]) for e in info["repositories"].values()),

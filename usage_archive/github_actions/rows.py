@@ -58,7 +58,9 @@ def billable_minutes(run_seconds: int | None, self_hosted: bool) -> int | None:
     return math.ceil(run_seconds / 60)
 
 
-def job_row(repository: str, team: str | None, run: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
+def job_row(
+    repository: str, team: str | None, run: Mapping[str, Any], job: Mapping[str, Any]
+) -> dict[str, Any]:
     """One archived row: the job attempt, its run's context and the derived durations."""
     labels = [str(label) for label in job.get("labels") or []]
     created = parse_timestamp(job.get("created_at"))

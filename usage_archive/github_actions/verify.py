@@ -23,7 +23,9 @@ def _limited(problems: list[str]) -> list[str]:
 
 def missing_job_problems(table: pa.Table, info: dict[str, Any]) -> list[str]:
     """Runs whose job rows do not match what GitHub reported, and rows of runs nobody listed."""
-    stored = Counter(zip(table.column("repository").to_pylist(), table.column("run_id").to_pylist(), strict=True))
+    stored = Counter(
+        zip(table.column("repository").to_pylist(), table.column("run_id").to_pylist(), strict=True)
+    )
     problems = []
     listed: set[tuple[str, int]] = set()
     for repository, entry in sorted(info["repositories"].items()):
@@ -32,8 +34,11 @@ def missing_job_problems(table: pa.Table, info: dict[str, Any]) -> list[str]:
             found = stored.get((repository, run_id), 0)
             if found != expected:
                 problems.append(f"{repository} run {run_id}: {found} job rows, GitHub reported {expected}")
-    problems += [f"{repository} run {run_id}: {count} job rows for a run that was not listed"
-                 for (repository, run_id), count in sorted(stored.items()) if (repository, run_id) not in listed]
+    problems += [
+        f"{repository} run {run_id}: {count} job rows for a run that was not listed"
+        for (repository, run_id), count in sorted(stored.items())
+        if (repository, run_id) not in listed
+    ]
     return _limited(problems)
 
 
@@ -44,9 +49,17 @@ def duplicate_attempt_problems(table: pa.Table) -> list[str]:
     if not duplicated:
         return []
     where: dict[int, list[str]] = {}
-    for job_id, run_id, attempt in zip(table.column("job_id").to_pylist(), table.column("run_id").to_pylist(),
-                                       table.column("run_attempt").to_pylist(), strict=True):
+    for job_id, run_id, attempt in zip(
+        table.column("job_id").to_pylist(),
+        table.column("run_id").to_pylist(),
+        table.column("run_attempt").to_pylist(),
+        strict=True,
+    ):
         if job_id in duplicated:
             where.setdefault(job_id, []).append(f"run {run_id} attempt {attempt}")
-    return _limited([f"job {job_id} stored {job_ids[job_id]} times ({', '.join(where[job_id])})"
-                     for job_id in sorted(duplicated)])
+    return _limited(
+        [
+            f"job {job_id} stored {job_ids[job_id]} times ({', '.join(where[job_id])})"
+            for job_id in sorted(duplicated)
+        ]
+    )

@@ -32,7 +32,9 @@ def week_bounds(partition_key: str) -> tuple[datetime, datetime]:
 def archive_key(partition_key: str) -> str:
     """`github-actions-usage/workflow-runs-<Monday>-to-<next Monday>.parquet` (the SPEC's layout)."""
     monday = parse_week(partition_key)
-    return f"{ARCHIVE_PREFIX}/workflow-runs-{monday:%Y-%m-%d}-to-{monday + timedelta(days=7):%Y-%m-%d}.parquet"
+    return (
+        f"{ARCHIVE_PREFIX}/workflow-runs-{monday:%Y-%m-%d}-to-{monday + timedelta(days=7):%Y-%m-%d}.parquet"
+    )
 
 
 def progress_prefix(partition_key: str) -> str:

@@ -15,8 +15,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 SECRET_ENV_VARS = (
-    "ALERT_WEBHOOK_URL", "CIRCLECI_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "DAGSTER_PG_PASSWORD", "BILLING_DATABASE_URL",
+    "ALERT_WEBHOOK_URL",
+    "CIRCLECI_TOKEN",
+    "GITHUB_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "DAGSTER_PG_PASSWORD",
+    "BILLING_DATABASE_URL",
 )
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)", re.IGNORECASE)
 MAX_ERROR_CHARS = 1500
@@ -52,8 +57,14 @@ def run_url(ui_url: str, run_id: str) -> str:
 
 
 def failure_alert(
-    *, job_name: str, run_id: str, error: str, partition: str | None = None, ui_url: str = DEFAULT_UI_URL,
-    location: str | None = None, secrets: Iterable[str] = (),
+    *,
+    job_name: str,
+    run_id: str,
+    error: str,
+    partition: str | None = None,
+    ui_url: str = DEFAULT_UI_URL,
+    location: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The webhook payload for a failed run: job, partition, error (redacted, shortened) and the run's link."""
     clean = redact(error or "no error message", secrets).strip()
@@ -61,10 +72,14 @@ def failure_alert(
         clean = clean[:MAX_ERROR_CHARS] + " …"
     link = run_url(ui_url, run_id)
     where = f" in {location}" if location else ""
-    headline = f":rotating_light: Dagster run failed: {job_name}" + (f" [{partition}]" if partition else "") + where
+    headline = (
+        f":rotating_light: Dagster run failed: {job_name}" + (f" [{partition}]" if partition else "") + where
+    )
     text = f"{headline}\nError: {clean}\nRun: {link}"
-    fields = [{"type": "mrkdwn", "text": f"*Job*\n{job_name}"},
-              {"type": "mrkdwn", "text": f"*Partition*\n{partition or '-'}"}]
+    fields = [
+        {"type": "mrkdwn", "text": f"*Job*\n{job_name}"},
+        {"type": "mrkdwn", "text": f"*Partition*\n{partition or '-'}"},
+    ]
     return {
         "text": text,
         "blocks": [
@@ -89,12 +104,15 @@ def post_alert(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> N
         raise AlertError(f"alert webhook at {host} answered HTTP {response.status_code}")
 
 
-def summary_alert(title: str, lines: list[str], *, link: str | None = None,
-                  secrets: Iterable[str] = ()) -> dict[str, Any]:
+def summary_alert(
+    title: str, lines: list[str], *, link: str | None = None, secrets: Iterable[str] = ()
+) -> dict[str, Any]:
     """A short notice (a stale partition, a completed restore): a title, bullet lines, an optional link."""
     body = "\n".join(f"• {redact(line, secrets)}" for line in lines)
     text = f"{title}\n{body}" + (f"\n{link}" if link else "")
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{body}"}}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{body}"}}
+    ]
     if link:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{link}|Open in Dagster>"}})
     return {"text": text, "blocks": blocks}

@@ -63,15 +63,22 @@ class PeriodVerification:
 
     def summary_row(self) -> dict[str, Any]:
         return {
-            "period": self.period, "files": len(self.files),
+            "period": self.period,
+            "files": len(self.files),
             "records": sum(f.expected_records for f in self.files),
             "bytes": sum(f.stored_bytes or 0 for f in self.files),
             "verified": sum(1 for f in self.files if f.ok and not f.needs_restore),
-            "glacier": len(self.archived), "problems": len(self.problems), "status": self.status,
+            "glacier": len(self.archived),
+            "problems": len(self.problems),
+            "status": self.status,
         }
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.summary_row(), "problem_list": self.problems, "files_detail": [f.as_dict() for f in self.files]}
+        return {
+            **self.summary_row(),
+            "problem_list": self.problems,
+            "files_detail": [f.as_dict() for f in self.files],
+        }
 
 
 def verify_period(store: ArchiveStore, period: str | date) -> PeriodVerification:
@@ -96,8 +103,11 @@ def verify_period(store: ArchiveStore, period: str | date) -> PeriodVerification
         listed.add(entry_key(entry))
         result.files.append(verify_file(store, entry))
     folder = period_folder(month) + "/"
-    result.unlisted = sorted(o.key for o in store.list(folder)
-                             if o.key not in listed and o.key != m_key and not o.key.endswith(f"/{MANIFEST_NAME}"))
+    result.unlisted = sorted(
+        o.key
+        for o in store.list(folder)
+        if o.key not in listed and o.key != m_key and not o.key.endswith(f"/{MANIFEST_NAME}")
+    )
     return result
 
 
@@ -122,12 +132,18 @@ def summary_table(results: list[PeriodVerification]) -> str:
     """A plain-text table, one line per month, and a total line."""
     rows = [[str(r.summary_row()[c]) for c in SUMMARY_COLUMNS] for r in results]
     bad = sum(1 for r in results if not r.ok)
-    rows.append(["total", str(sum(len(r.files) for r in results)),
-                 str(sum(r.summary_row()["records"] for r in results)),
-                 str(sum(r.summary_row()["bytes"] for r in results)),
-                 str(sum(r.summary_row()["verified"] for r in results)),
-                 str(sum(len(r.archived) for r in results)), str(sum(len(r.problems) for r in results)),
-                 f"{len(results) - bad} ok, {bad} failing"])
+    rows.append(
+        [
+            "total",
+            str(sum(len(r.files) for r in results)),
+            str(sum(r.summary_row()["records"] for r in results)),
+            str(sum(r.summary_row()["bytes"] for r in results)),
+            str(sum(r.summary_row()["verified"] for r in results)),
+            str(sum(len(r.archived) for r in results)),
+            str(sum(len(r.problems) for r in results)),
+            f"{len(results) - bad} ok, {bad} failing",
+        ]
+    )
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(SUMMARY_COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(SUMMARY_COLUMNS, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))

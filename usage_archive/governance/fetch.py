@@ -41,11 +41,15 @@ def _not_ready(store: ArchiveStore, keys: list[str], period: date) -> list[str]:
     for key in keys:
         head = store.head(key)
         if head is None:
-            raise FetchError(f"{key} is listed in the manifest of {period:%Y-%m} but missing from {store.uri()}")
+            raise FetchError(
+                f"{key} is listed in the manifest of {period:%Y-%m} but missing from {store.uri()}"
+            )
         state = object_state(head)
         if state not in READABLE:
-            waiting.append(f"{key} ({head.storage_class}, "
-                           f"{'restore in progress' if state == IN_PROGRESS else 'not restored'})")
+            waiting.append(
+                f"{key} ({head.storage_class}, "
+                f"{'restore in progress' if state == IN_PROGRESS else 'not restored'})"
+            )
     return waiting
 
 
@@ -56,16 +60,20 @@ def fetch_month(store: ArchiveStore, period: str | date, destination: str | os.P
     if waiting is None:
         raise FetchError(f"no manifest for {month:%Y-%m} in {store.uri()}: the month is not archived")
     if waiting:
-        raise FetchError(f"the manifest of {month:%Y-%m} is not readable yet: {waiting[0]}; run "
-                         f"usage-archive restore --period {month:%Y-%m} and wait for it to complete")
+        raise FetchError(
+            f"the manifest of {month:%Y-%m} is not readable yet: {waiting[0]}; run "
+            f"usage-archive restore --period {month:%Y-%m} and wait for it to complete"
+        )
     manifest = read_manifest(store, month)
     assert manifest is not None
     entries = manifest["files"]
     waiting = _not_ready(store, [entry_key(e) for e in entries], month)
     if waiting:
-        raise FetchError(f"{len(waiting)} of {len(entries)} files of {month:%Y-%m} are not readable yet: "
-                         + "; ".join(waiting)
-                         + f". Run usage-archive restore --period {month:%Y-%m} and fetch once it has completed")
+        raise FetchError(
+            f"{len(waiting)} of {len(entries)} files of {month:%Y-%m} are not readable yet: "
+            + "; ".join(waiting)
+            + f". Run usage-archive restore --period {month:%Y-%m} and fetch once it has completed"
+        )
     target = Path(destination)
     target.mkdir(parents=True, exist_ok=True)
     names = [entry_key(e).rsplit("/", 1)[-1] for e in entries] + [MANIFEST_NAME]
@@ -85,17 +93,26 @@ def fetch_month(store: ArchiveStore, period: str | date, destination: str | os.P
             if size != int(entry["bytes"]):
                 problems.append(f"{key}: {size} bytes, the manifest says {entry['bytes']}")
             if digest != entry["sha256"]:
-                problems.append(f"{key}: SHA-256 {digest[:16]}… differs from the manifest's {entry['sha256'][:16]}…")
+                problems.append(
+                    f"{key}: SHA-256 {digest[:16]}… differs from the manifest's {entry['sha256'][:16]}…"
+                )
                 continue
             rows = parquet_row_count(local)
             if rows != int(entry["records"]):
                 problems.append(f"{key}: {rows} rows, the manifest says {entry['records']}")
         if problems:
-            raise FetchError(f"{month:%Y-%m} does not match its manifest, nothing was kept: " + "; ".join(problems))
+            raise FetchError(
+                f"{month:%Y-%m} does not match its manifest, nothing was kept: " + "; ".join(problems)
+            )
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
         for name in names:
             os.replace(staging / name, target / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return FetchedMonth(period=f"{month:%Y-%m}", directory=target, files=[target / n for n in names[:-1]],
-                        records=sum(int(e["records"]) for e in entries), bytes=sum(int(e["bytes"]) for e in entries))
+    return FetchedMonth(
+        period=f"{month:%Y-%m}",
+        directory=target,
+        files=[target / n for n in names[:-1]],
+        records=sum(int(e["records"]) for e in entries),
+        bytes=sum(int(e["bytes"]) for e in entries),
+    )

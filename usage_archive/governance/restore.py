@@ -38,8 +38,12 @@ class ObjectState:
     restore_header: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "storage_class": self.storage_class, "state": self.state,
-                "restore": self.restore_header}
+        return {
+            "key": self.key,
+            "storage_class": self.storage_class,
+            "state": self.state,
+            "restore": self.restore_header,
+        }
 
 
 def object_state(obj: StoredObject) -> str:
@@ -61,7 +65,9 @@ def record_key(period: date) -> str:
 def _s3(store: ArchiveStore) -> tuple[Any, str]:
     client, bucket = getattr(store, "client", None), getattr(store, "bucket", None)
     if client is None or bucket is None:
-        raise RestoreError(f"{store.uri()} is a local archive: its files are always readable, nothing to restore")
+        raise RestoreError(
+            f"{store.uri()} is a local archive: its files are always readable, nothing to restore"
+        )
     return client, bucket
 
 
@@ -69,7 +75,9 @@ def validate_request(tier: str, days: int) -> None:
     if tier not in TIERS:
         raise RestoreError(f"unknown restore tier {tier!r}: choose Standard (≤12 h) or Bulk (≤48 h)")
     if not 1 <= days <= 30:
-        raise RestoreError(f"--days {days}: keep the restored copy between 1 and 30 days (it is billed per day)")
+        raise RestoreError(
+            f"--days {days}: keep the restored copy between 1 and 30 days (it is billed per day)"
+        )
 
 
 def month_states(store: ArchiveStore, period: date) -> list[ObjectState]:
@@ -85,7 +93,11 @@ def month_states(store: ArchiveStore, period: date) -> list[ObjectState]:
 
 
 def request_restores(
-    store: ArchiveStore, period: str | date, *, tier: str = DEFAULT_TIER, days: int = DEFAULT_DAYS,
+    store: ArchiveStore,
+    period: str | date,
+    *,
+    tier: str = DEFAULT_TIER,
+    days: int = DEFAULT_DAYS,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Request a restore of every archived object of the month and record the request. Checks everything
@@ -98,8 +110,10 @@ def request_restores(
         raise RestoreError(f"nothing is archived for {month:%Y-%m} in {store.uri()}")
     deep = [s.key for s in states if s.state == ARCHIVED and s.storage_class == "DEEP_ARCHIVE"]
     if tier == "Expedited" and deep:
-        raise RestoreError(f"Expedited restores are not available for DEEP_ARCHIVE ({len(deep)} objects of "
-                           f"{month:%Y-%m}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)")
+        raise RestoreError(
+            f"Expedited restores are not available for DEEP_ARCHIVE ({len(deep)} objects of "
+            f"{month:%Y-%m}, e.g. {deep[0]}): use Standard (≤12 h) or Bulk (≤48 h)"
+        )
     from botocore.exceptions import ClientError
 
     requested = []
@@ -107,12 +121,17 @@ def request_restores(
         if state.state != ARCHIVED:
             continue
         try:
-            client.restore_object(Bucket=bucket, Key=store.object_key(state.key),
-                                  RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
+            client.restore_object(
+                Bucket=bucket,
+                Key=store.object_key(state.key),
+                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code != "RestoreAlreadyInProgress":
-                raise ArchiveStoreError(f"S3 restore request failed for {store.uri(state.key)}: {code}") from None
+                raise ArchiveStoreError(
+                    f"S3 restore request failed for {store.uri(state.key)}: {code}"
+                ) from None
         requested.append(state.key)
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     record = {
@@ -122,9 +141,7 @@ def request_restores(
         "tier": tier,
         "days": days,
         "requested": requested,
-        "objects": [
-            {**s.as_dict(), "state": IN_PROGRESS if s.key in requested else s.state} for s in states
-        ],
+        "objects": [{**s.as_dict(), "state": IN_PROGRESS if s.key in requested else s.state} for s in states],
         "status": "complete" if not requested and all(s.state in READABLE for s in states) else "pending",
         "completed_at": None,
     }
@@ -155,7 +172,9 @@ def poll_restores(store: ArchiveStore, period: str | date, *, now: datetime | No
     month = parse_period(period)
     record = read_record(store, month)
     if record is None:
-        raise RestoreError(f"no restore was requested for {month:%Y-%m} (usage-archive restore --period {month:%Y-%m})")
+        raise RestoreError(
+            f"no restore was requested for {month:%Y-%m} (usage-archive restore --period {month:%Y-%m})"
+        )
     states = {s.key: s for s in month_states(store, month)}
     objects = []
     for entry in record["objects"]:
@@ -166,10 +185,13 @@ def poll_restores(store: ArchiveStore, period: str | date, *, now: datetime | No
     record["objects"] = objects
     if done and record["status"] != "complete":
         record["status"] = "complete"
-        record["completed_at"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat().replace(
-            "+00:00", "Z")
+        record["completed_at"] = (
+            (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        )
     if changed:
-        store.put_bytes(record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json")
+        store.put_bytes(
+            record_key(month), json.dumps(record, indent=2).encode(), content_type="application/json"
+        )
     return record
 
 

@@ -24,7 +24,9 @@ def build_archive_store() -> ArchiveStoreResource:
     return ArchiveStoreResource(
         url=env_or_default("ARCHIVE_URL", DEFAULT_ARCHIVE_DIR),
         storage_class=env_or_default("ARCHIVE_STORAGE_CLASS", "INTELLIGENT_TIERING"),
-        s3=S3Resource(region_name=env_or_default("AWS_REGION", None) or env_or_default("AWS_DEFAULT_REGION", None)),
+        s3=S3Resource(
+            region_name=env_or_default("AWS_REGION", None) or env_or_default("AWS_DEFAULT_REGION", None)
+        ),
     )
 
 

@@ -25,7 +25,9 @@ class ArchiveStoreResource(dg.ConfigurableResource):
     """Where archives go. `s3://bucket[/prefix]` uses S3 (AWS_ENDPOINT_URL and the other AWS_* variables are
     honoured by boto3); anything else is a local directory."""
 
-    url: str = Field(default=DEFAULT_ARCHIVE_DIR, description="ARCHIVE_URL: s3://bucket[/prefix] or a directory")
+    url: str = Field(
+        default=DEFAULT_ARCHIVE_DIR, description="ARCHIVE_URL: s3://bucket[/prefix] or a directory"
+    )
     storage_class: str = Field(default=DEFAULT_STORAGE_CLASS, description="S3 storage class for new objects")
     server_side_encryption: str = Field(default=DEFAULT_ENCRYPTION, description="S3 default encryption")
     multipart_threshold_mb: int = Field(default=64, description="files at least this large upload in parts")
@@ -36,7 +38,10 @@ class ArchiveStoreResource(dg.ConfigurableResource):
         if scheme == "file":
             return LocalArchiveStore(location)
         return S3ArchiveStore(
-            self.s3.get_client(), location, prefix, storage_class=self.storage_class,
+            self.s3.get_client(),
+            location,
+            prefix,
+            storage_class=self.storage_class,
             server_side_encryption=self.server_side_encryption,
             multipart_threshold=self.multipart_threshold_mb * 1024 * 1024,
         )

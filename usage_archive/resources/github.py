@@ -65,9 +65,17 @@ class GitHubClient:
     """Serial requests (GitHub asks integrations not to run them concurrently), pagination by `Link` headers."""
 
     def __init__(
-        self, token: str, api_url: str = DEFAULT_API_URL, *, sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time, max_wait_seconds: float = 3900, secondary_wait_seconds: float = 60,
-        max_attempts: int = 6, timeout_seconds: float = 30, log: Callable[[str], None] | None = None,
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_wait_seconds: float = 3900,
+        secondary_wait_seconds: float = 60,
+        max_attempts: int = 6,
+        timeout_seconds: float = 30,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if not token:
             raise GitHubNotConfigured("GITHUB_TOKEN is empty")
@@ -81,10 +89,14 @@ class GitHubClient:
         self.log = log or (lambda _message: None)
         self.requests_made = 0
         self._session = requests.Session()
-        self._session.headers.update({
-            "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "usage-archive", "Authorization": f"Bearer {token}",
-        })
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "usage-archive",
+                "Authorization": f"Bearer {token}",
+            }
+        )
         self._blocked_until: float | None = None  # the primary limit is used up until this epoch
 
     def __repr__(self) -> str:
@@ -100,7 +112,8 @@ class GitHubClient:
             when = _iso(resets_at if resets_at is not None else self.clock() + seconds)
             raise GitHubRateLimitError(
                 f"GitHub {reason}: the rate limit resets at {when}, which is past the max wait of "
-                f"{self.max_wait_seconds:g} s; retry the run after that time (it resumes where it stopped)")
+                f"{self.max_wait_seconds:g} s; retry the run after that time (it resumes where it stopped)"
+            )
         self.log(f"GitHub {reason}: waiting {seconds:.0f} s")
         self.sleep(seconds)
 
@@ -120,7 +133,9 @@ class GitHubClient:
     # -- requests ------------------------------------------------------------------------------------------------
     def get(self, path_or_url: str, params: dict[str, Any] | None = None, *, what: str) -> requests.Response:
         """GET with rate-limit handling; `what` names the call in errors (e.g. 'repository octo/api')."""
-        url = path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self.api_url}{path_or_url}"
+        url = (
+            path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self.api_url}{path_or_url}"
+        )
         call = f"GET {url.split('?')[0]}"
         limited = 0
         for attempt in range(1, self.max_attempts + 1):
@@ -130,7 +145,7 @@ class GitHubClient:
             except requests.RequestException as exc:
                 if attempt == self.max_attempts:
                     raise GitHubError(f"{call} ({what}) failed: {type(exc).__name__}") from None
-                self._wait(min(2 ** attempt, 60), f"connection error on {call}")
+                self._wait(min(2**attempt, 60), f"connection error on {call}")
                 continue
             self.requests_made += 1
             self._note_budget(response)
@@ -138,10 +153,14 @@ class GitHubClient:
             if status == 200:
                 return response
             if status == 401:
-                raise GitHubAuthError(f"GITHUB_TOKEN is invalid or expired (401 {_message(response)!r} from {call})")
+                raise GitHubAuthError(
+                    f"GITHUB_TOKEN is invalid or expired (401 {_message(response)!r} from {call})"
+                )
             if status == 404:
-                raise GitHubNotFound(f"{what}: 404 Not Found from {call} (it does not exist, or the token "
-                                     "cannot see it: check the token's repository access)")
+                raise GitHubNotFound(
+                    f"{what}: 404 Not Found from {call} (it does not exist, or the token "
+                    "cannot see it: check the token's repository access)"
+                )
             if status in (403, 429):
                 retry_after = response.headers.get("retry-after")
                 if retry_after and retry_after.isdigit():
@@ -152,16 +171,23 @@ class GitHubClient:
                     limited += 1
                     continue  # _respect_primary_limit waits for the reset before the next attempt
                 message = _message(response)
-                if status == 429 or "rate limit" in message.lower() or \
-                        response.headers.get("x-ratelimit-remaining") == "0":
+                if (
+                    status == 429
+                    or "rate limit" in message.lower()
+                    or response.headers.get("x-ratelimit-remaining") == "0"
+                ):
                     limited += 1
-                    self._wait(self.secondary_wait_seconds * 2 ** (limited - 1),
-                               f"secondary rate limit ({status}) on {call}")
+                    self._wait(
+                        self.secondary_wait_seconds * 2 ** (limited - 1),
+                        f"secondary rate limit ({status}) on {call}",
+                    )
                     continue
-                raise GitHubPermissionError(f"{what}: 403 {message!r} from {call} (the token lacks a permission: "
-                                            "Actions: read and Metadata: read are needed)")
+                raise GitHubPermissionError(
+                    f"{what}: 403 {message!r} from {call} (the token lacks a permission: "
+                    "Actions: read and Metadata: read are needed)"
+                )
             if status >= 500 and attempt < self.max_attempts:
-                self._wait(min(2 ** attempt, 60), f"{status} from {call}")
+                self._wait(min(2**attempt, 60), f"{status} from {call}")
                 continue
             raise GitHubError(f"{what}: {status} {_message(response)!r} from {call}")
         raise GitHubRateLimitError(f"{what}: still rate limited after {self.max_attempts} attempts of {call}")
@@ -178,7 +204,9 @@ class GitHubClient:
     def list_org_repositories(self, organization: str) -> list[str]:
         """Every repository of an organisation (type=all: public, private and internal), as owner/name."""
         names: list[str] = []
-        for page in self.pages(f"/orgs/{organization}/repos", {"type": "all"}, what=f"organization {organization}"):
+        for page in self.pages(
+            f"/orgs/{organization}/repos", {"type": "all"}, what=f"organization {organization}"
+        ):
             names += [repo["full_name"] for repo in page.json()]
         return names
 
@@ -199,8 +227,10 @@ class GitHubClient:
         total = int(first.json()["total_count"])
         if total > RESULT_CAP:
             if not window.splittable:
-                raise GitHubError(f"{what}: {total} runs were created within one second ({window.created_filter()}); "
-                                  f"GitHub lists at most {RESULT_CAP} per query, so they cannot all be collected")
+                raise GitHubError(
+                    f"{what}: {total} runs were created within one second ({window.created_filter()}); "
+                    f"GitHub lists at most {RESULT_CAP} per query, so they cannot all be collected"
+                )
             self.log(f"{repository}: {total} runs in {window.created_filter()}, splitting the window")
             runs: dict[int, dict[str, Any]] = {}
             for half in window.split():
@@ -210,22 +240,29 @@ class GitHubClient:
         for page in pages:
             runs.update({r["id"]: r for r in page.json()["workflow_runs"]})
         if len(runs) < total:
-            raise GitHubError(f"{what}: GitHub reported {total} runs created {window.created_filter()} but listed "
-                              f"{len(runs)}; retry the run")
+            raise GitHubError(
+                f"{what}: GitHub reported {total} runs created {window.created_filter()} but listed "
+                f"{len(runs)}; retry the run"
+            )
         return list(runs.values())
 
     def list_jobs(self, repository: str, run_id: int) -> tuple[list[dict[str, Any]], int]:
         """Every job of every attempt of a run (filter=all) and the total GitHub reported."""
         jobs: dict[int, dict[str, Any]] = {}
         total = 0
-        for page in self.pages(f"/repos/{repository}/actions/runs/{run_id}/jobs", {"filter": "all"},
-                               what=f"repository {repository} run {run_id}"):
+        for page in self.pages(
+            f"/repos/{repository}/actions/runs/{run_id}/jobs",
+            {"filter": "all"},
+            what=f"repository {repository} run {run_id}",
+        ):
             body = page.json()
             total = int(body["total_count"])
             jobs.update({j["id"]: j for j in body["jobs"]})
         if len(jobs) != total:
-            raise GitHubError(f"repository {repository} run {run_id}: GitHub reported {total} jobs but listed "
-                              f"{len(jobs)}; retry the run")
+            raise GitHubError(
+                f"repository {repository} run {run_id}: GitHub reported {total} jobs but listed "
+                f"{len(jobs)}; retry the run"
+            )
         return list(jobs.values()), total
 
 
@@ -237,11 +274,15 @@ class GitHubResource(dg.ConfigurableResource):
     api_url: str = Field(default=DEFAULT_API_URL, description="GITHUB_API_URL")
     repositories_file: str = Field(default="repositories.yml", description="USAGE_ARCHIVE_REPOSITORIES")
     max_rate_limit_wait_seconds: float = Field(
-        default=3900, description="longest wait for a rate-limit reset before the run fails (and can be retried); "
-                                  "the primary limit resets hourly, so the default waits out a full window")
+        default=3900,
+        description="longest wait for a rate-limit reset before the run fails (and can be retried); "
+        "the primary limit resets hourly, so the default waits out a full window",
+    )
     secondary_limit_wait_seconds: float = Field(default=60, description="first wait after a secondary limit")
     request_timeout_seconds: float = Field(default=30)
-    max_attempts: int = Field(default=6, description="attempts per request (rate limits, 5xx, connection errors)")
+    max_attempts: int = Field(
+        default=6, description="attempts per request (rate limits, 5xx, connection errors)"
+    )
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
     _clock: Callable[[], float] = PrivateAttr(default=time.time)
@@ -256,12 +297,18 @@ class GitHubResource(dg.ConfigurableResource):
         if not self.token:
             raise GitHubNotConfigured(
                 "GITHUB_TOKEN is not set: the GitHub Actions assets need a token with Actions: read and "
-                "Metadata: read on the configured repositories (see docs/github_actions.md)")
+                "Metadata: read on the configured repositories (see docs/github_actions.md)"
+            )
         return GitHubClient(
-            self.token, self.api_url, sleep=self._sleep, clock=self._clock,
+            self.token,
+            self.api_url,
+            sleep=self._sleep,
+            clock=self._clock,
             max_wait_seconds=self.max_rate_limit_wait_seconds,
-            secondary_wait_seconds=self.secondary_limit_wait_seconds, max_attempts=self.max_attempts,
-            timeout_seconds=self.request_timeout_seconds, log=log,
+            secondary_wait_seconds=self.secondary_limit_wait_seconds,
+            max_attempts=self.max_attempts,
+            timeout_seconds=self.request_timeout_seconds,
+            log=log,
         )
 
 

@@ -73,12 +73,15 @@ def test_missing_bucket_is_a_clear_error(moto_endpoint: str) -> None:
         store.put_bytes("x.json", b"{}")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("s3://bucket", ("s3", "bucket", "")),
-    ("s3://bucket/some/prefix/", ("s3", "bucket", "some/prefix")),
-    ("/var/archive", ("file", "/var/archive", "")),
-    ("file:///var/archive", ("file", "/var/archive", "")),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket", ("s3", "bucket", "")),
+        ("s3://bucket/some/prefix/", ("s3", "bucket", "some/prefix")),
+        ("/var/archive", ("file", "/var/archive", "")),
+        ("file:///var/archive", ("file", "/var/archive", "")),
+    ],
+)
 def test_archive_url_parsing(url: str, expected: tuple[str, str, str]) -> None:
     assert parse_archive_url(url) == expected
 
@@ -97,9 +100,16 @@ def test_resource_honours_aws_endpoint_url(moto_endpoint: str, s3_bucket: str, m
     assert head["StorageClass"] == "STANDARD_IA"
 
 
-def test_copy_works_in_a_bucket_with_default_object_lock_retention(moto_endpoint: str, s3_client, s3_bucket) -> None:
-    s3_client.put_object_lock_configuration(Bucket=s3_bucket, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+def test_copy_works_in_a_bucket_with_default_object_lock_retention(
+    moto_endpoint: str, s3_client, s3_bucket
+) -> None:
+    s3_client.put_object_lock_configuration(
+        Bucket=s3_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
     store = S3ArchiveStore(boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1"), s3_bucket)
     store.put_bytes("incoming/export.csv", b"a,b\n1,2\n")
     copied = store.copy("incoming/export.csv", "archived/export.csv")

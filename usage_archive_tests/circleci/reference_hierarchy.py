@@ -119,7 +119,9 @@ class _Numbers:
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():
-            raise UsageExportFormatError(f"{self.source} line {self.line}: {column} is not a number: {value!r}")
+            raise UsageExportFormatError(
+                f"{self.source} line {self.line}: {column} is not a number: {value!r}"
+            )
         return format(number, "f")
 
     def boolean(self, value: str, column: str) -> str:
@@ -138,7 +140,10 @@ def _credits_text(names: Sequence[str], values: Sequence[Decimal]) -> str:
 
 
 def write_hierarchy(
-    csv_path: str | os.PathLike[str], out: TextIO, *, source_name: str | None = None,
+    csv_path: str | os.PathLike[str],
+    out: TextIO,
+    *,
+    source_name: str | None = None,
     period: dict[str, str] | None = None,
 ) -> HierarchyResult:
     """Read the merged CSV at `csv_path` and write the hierarchical JSON document to `out`."""
@@ -153,14 +158,22 @@ def write_hierarchy(
 
 
 def _write_hierarchy(
-    csv_path: str | os.PathLike[str], out: TextIO, *, source_name: str | None, period: dict[str, str] | None,
+    csv_path: str | os.PathLike[str],
+    out: TextIO,
+    *,
+    source_name: str | None,
+    period: dict[str, str] | None,
 ) -> HierarchyResult:
     with tempfile.TemporaryFile(prefix="circleci-jobs-") as spill:
         return _group_and_write(csv_path, out, spill, source_name=source_name, period=period)
 
 
 def _group_and_write(
-    csv_path: str | os.PathLike[str], out: TextIO, spill: BinaryIO, *, source_name: str | None,
+    csv_path: str | os.PathLike[str],
+    out: TextIO,
+    spill: BinaryIO,
+    *,
+    source_name: str | None,
     period: dict[str, str] | None,
 ) -> HierarchyResult:
     source = source_name or os.fspath(csv_path)
@@ -190,10 +203,47 @@ def _group_and_write(
         credit_keys = [f'"{name}": ' for name in credit_names]
         extra_cols = [c for c in header if c not in _KNOWN_SET and c not in credit_cols]
         extra_idx = [at[c] for c in extra_cols]
-        (org_id, org_name, org_created, proj_id, proj_name, proj_created, last_build, vcs_name, vcs_url, vcs_branch,
-         pid_i, p_created, p_number, unregistered, trig_source, trig_user, wid_i, wf_name, wf_queued, wf_started,
-         wf_stopped, wf_ok, job_name, run_number, job_id, run_date, queued, started, stopped, status, resource,
-         os_i, executor, parallelism, seconds, cpu_med, cpu_max, ram_med, ram_max) = (col(c) for c in _LAYOUT)
+        (
+            org_id,
+            org_name,
+            org_created,
+            proj_id,
+            proj_name,
+            proj_created,
+            last_build,
+            vcs_name,
+            vcs_url,
+            vcs_branch,
+            pid_i,
+            p_created,
+            p_number,
+            unregistered,
+            trig_source,
+            trig_user,
+            wid_i,
+            wf_name,
+            wf_queued,
+            wf_started,
+            wf_stopped,
+            wf_ok,
+            job_name,
+            run_number,
+            job_id,
+            run_date,
+            queued,
+            started,
+            stopped,
+            status,
+            resource,
+            os_i,
+            executor,
+            parallelism,
+            seconds,
+            cpu_med,
+            cpu_max,
+            ram_med,
+            ram_max,
+        ) = (col(c) for c in _LAYOUT)
         zero = [Decimal(0)] * len(credit_cols)
         line = 1
         for row in reader:
@@ -201,7 +251,9 @@ def _group_and_write(
             if not row:
                 continue
             if len(row) != width:
-                raise UsageExportFormatError(f"{source} line {line} has {len(row)} fields, the header has {width}")
+                raise UsageExportFormatError(
+                    f"{source} line {line} has {len(row)} fields, the header has {width}"
+                )
             numbers.line = line
             row.append(NULL)
             jid = row[job_id]
@@ -270,8 +322,13 @@ def _group_and_write(
                 f'"credits": {{{", ".join(credit_parts)}}}'
             )
             if extra_cols:
-                job += ', "extra": {' + ", ".join(
-                    f"{_str(c)}: {_str(row[i])}" for c, i in zip(extra_cols, extra_idx, strict=False)) + "}"
+                job += (
+                    ', "extra": {'
+                    + ", ".join(
+                        f"{_str(c)}: {_str(row[i])}" for c, i in zip(extra_cols, extra_idx, strict=False)
+                    )
+                    + "}"
+                )
             data = (job + "}").encode()
             spill.write(data)
             workflow.jobs.append(_Job(queued_at, row[job_name], jid, spilled, len(data)))
@@ -280,14 +337,26 @@ def _group_and_write(
     spill.flush()
     fd = spill.fileno()
     # pread, not mmap: mapped pages would count in this process's resident memory
-    _write_document(out, pipelines, credit_names, result, source, period,
-                    lambda offset, length: os.pread(fd, length, offset).decode())
+    _write_document(
+        out,
+        pipelines,
+        credit_names,
+        result,
+        source,
+        period,
+        lambda offset, length: os.pread(fd, length, offset).decode(),
+    )
     return result
 
 
 def _write_document(
-    out: TextIO, pipelines: dict[str, _Pipeline], credit_names: list[str], result: HierarchyResult,
-    source: str, period: dict[str, str] | None, job_text: Callable[[int, int], str],
+    out: TextIO,
+    pipelines: dict[str, _Pipeline],
+    credit_names: list[str],
+    result: HierarchyResult,
+    source: str,
+    period: dict[str, str] | None,
+    job_text: Callable[[int, int], str],
 ) -> None:
     """Totals first (computed from the grouped rows), then one pipeline at a time; each job's JSON text is read
     from the spill file at the offset recorded while grouping."""
@@ -311,12 +380,17 @@ def _write_document(
     for name, value in head.items():
         out.write(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},\n")
     out.write(f'  "organization_ids": {json.dumps(result.organization_ids, ensure_ascii=False)},\n')
-    out.write(f'  "totals": {{"pipelines": {result.pipelines}, "workflows": {result.workflows}, '
-              f'"jobs": {result.jobs}, "credits": {_credits_text(credit_names, file_sums)}}},\n')
+    out.write(
+        f'  "totals": {{"pipelines": {result.pipelines}, "workflows": {result.workflows}, '
+        f'"jobs": {result.jobs}, "credits": {_credits_text(credit_names, file_sums)}}},\n'
+    )
     out.write('  "pipelines": [')
     for p_index, (pipeline, sums) in enumerate(zip(ordered, pipeline_sums, strict=False)):
-        pieces = [",\n    {" if p_index else "\n    {", pipeline.text,
-                  f', "credits": {_credits_text(credit_names, sums)}, "workflows": [']
+        pieces = [
+            ",\n    {" if p_index else "\n    {",
+            pipeline.text,
+            f', "credits": {_credits_text(credit_names, sums)}, "workflows": [',
+        ]
         for w_index, workflow in enumerate(sorted(pipeline.workflows.values(), key=lambda w: w.sort_key)):
             pieces.append(",\n      {" if w_index else "\n      {")
             pieces.append(workflow.text)

@@ -28,8 +28,15 @@ from usage_archive_tests.fakes.circleci_api import FakeUsageApi
 
 WEEK = date(2026, 11, 16)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-FAST = PollPolicy(initial_interval_s=0.001, max_interval_s=0.004, deadline_s=5, rate_limit_wait_s=0.001,
-                  max_rate_limit_waits=3, server_error_retries=2, request_timeout_s=5)
+FAST = PollPolicy(
+    initial_interval_s=0.001,
+    max_interval_s=0.004,
+    deadline_s=5,
+    rate_limit_wait_s=0.001,
+    max_rate_limit_waits=3,
+    server_error_retries=2,
+    request_timeout_s=5,
+)
 
 
 def gz_parts(tmp_path: Path, rows: int, parts: int, org: str = "org-a") -> list[bytes]:
@@ -37,7 +44,7 @@ def gz_parts(tmp_path: Path, rows: int, parts: int, org: str = "org-a") -> list[
     size = -(-len(all_rows) // parts)
     payloads = []
     for i in range(parts):
-        path = write_export(tmp_path / f"p{i}.csv.gz", all_rows[i * size:(i + 1) * size])
+        path = write_export(tmp_path / f"p{i}.csv.gz", all_rows[i * size : (i + 1) * size])
         payloads.append(path.read_bytes())
     return payloads
 
@@ -54,23 +61,42 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def client(api: FakeUsageApi, token: str | None = None, sleeps: Callable[[float], None] | None = None,
-           logs: list | None = None, policy: PollPolicy = FAST) -> UsageApiClient:
-    return UsageApiClient(api.base_url, token or api.token, policy=policy,
-                          sleep=sleeps if sleeps is not None else Sleeps(),
-                          log=(logs.append if logs is not None else None))
+def client(
+    api: FakeUsageApi,
+    token: str | None = None,
+    sleeps: Callable[[float], None] | None = None,
+    logs: list | None = None,
+    policy: PollPolicy = FAST,
+) -> UsageApiClient:
+    return UsageApiClient(
+        api.base_url,
+        token or api.token,
+        policy=policy,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        log=(logs.append if logs is not None else None),
+    )
 
 
 def test_export_progresses_to_completed_with_urls_and_parts_merge(api: FakeUsageApi, tmp_path: Path) -> None:
     store, sleeps, logs = LocalArchiveStore(tmp_path / "archive"), Sleeps(), []
-    week = fetch_week_csv(store, client(api, sleeps=sleeps, logs=logs), "org-a", WEEK, ArchiveLayout(("org-a",)),
-                          now=NOW, log=logs.append)
+    week = fetch_week_csv(
+        store,
+        client(api, sleeps=sleeps, logs=logs),
+        "org-a",
+        WEEK,
+        ArchiveLayout(("org-a",)),
+        now=NOW,
+        log=logs.append,
+    )
     assert week.key == "circleci-usage-data/usage-data-2026-11-16-to-2026-11-23.csv"
     assert week.parts == 3 and week.merge.rows >= 120 and not week.resumed
     text = store.get_bytes(week.key).decode()
     assert text.count("ORGANIZATION_ID") == 1 and len(text.splitlines()) == week.merge.rows + 1
     # created → processing → completed without URLs (not ready) → completed: 4 GETs, backoff grows
-    assert api.posts == 1 and sum(1 for r in api.requests if r.method == "GET" and "usage_export_job/" in r.path) == 4
+    assert (
+        api.posts == 1
+        and sum(1 for r in api.requests if r.method == "GET" and "usage_export_job/" in r.path) == 4
+    )
     assert sleeps == sorted(sleeps) and len(sleeps) == 3
     assert any("without download URLs yet" in line for line in logs)
     post = next(r for r in api.requests if r.method == "POST")
@@ -91,8 +117,9 @@ def test_429_backs_off_then_succeeds_and_gives_up_clearly(api: FakeUsageApi) -> 
         client(api).create_export("org-a", *_window(), now=NOW)
 
 
-def test_failed_export_surfaces_its_reason_and_the_next_run_makes_a_new_job(api: FakeUsageApi,
-                                                                          tmp_path: Path) -> None:
+def test_failed_export_surfaces_its_reason_and_the_next_run_makes_a_new_job(
+    api: FakeUsageApi, tmp_path: Path
+) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
     api.fail_reason = "Query timed out after 4 hours"
     with pytest.raises(ExportFailed, match="failed: Query timed out after 4 hours"):
@@ -137,7 +164,9 @@ def test_deadline_then_a_rerun_resumes_the_same_job_without_a_post(api: FakeUsag
     api.hold = True
     slow = PollPolicy(initial_interval_s=0.001, max_interval_s=0.002, deadline_s=0.05)
     with pytest.raises(ExportNotReady, match="resumes this job"):
-        fetch_week_csv(store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, ArchiveLayout(), now=NOW)
+        fetch_week_csv(
+            store, client(api, policy=slow, sleeps=time.sleep), "org-a", WEEK, ArchiveLayout(), now=NOW
+        )
     state = load_export_job(store, "org-a", WEEK)
     assert state["usage_export_job_id"] in api.jobs and api.posts == 1
     api.hold = False
@@ -147,9 +176,15 @@ def test_deadline_then_a_rerun_resumes_the_same_job_without_a_post(api: FakeUsag
 
 def test_a_forgotten_job_is_replaced_once(api: FakeUsageApi, tmp_path: Path) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
-    store.put_bytes(export_job_key("org-a", WEEK), json.dumps({
-        "usage_export_job_id": "gone", "window": {"start": "2026-11-16T00:00:00+00:00",
-                                                   "end": "2026-11-22T23:59:59+00:00"}}).encode())
+    store.put_bytes(
+        export_job_key("org-a", WEEK),
+        json.dumps(
+            {
+                "usage_export_job_id": "gone",
+                "window": {"start": "2026-11-16T00:00:00+00:00", "end": "2026-11-22T23:59:59+00:00"},
+            }
+        ).encode(),
+    )
     week = fetch_week_csv(store, client(api), "org-a", WEEK, ArchiveLayout(), now=NOW)
     assert not week.resumed and api.posts == 1
 

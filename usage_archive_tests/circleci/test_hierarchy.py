@@ -18,19 +18,47 @@ from usage_archive.circleci.sample import sample_rows, write_export, write_parts
 from usage_archive.circleci.verify import compare, csv_problems, summarize_csv, summarize_json
 
 
-def row(job: str, *, pipeline: str = "p1", workflow: str = "w1", compute: str = "0.1", total: str = "0.1",
-        queued: str = "2026-11-17 10:00:00.000", **overrides: str) -> dict[str, str]:
+def row(
+    job: str,
+    *,
+    pipeline: str = "p1",
+    workflow: str = "w1",
+    compute: str = "0.1",
+    total: str = "0.1",
+    queued: str = "2026-11-17 10:00:00.000",
+    **overrides: str,
+) -> dict[str, str]:
     values = {c: "\\N" for c in KNOWN_COLUMNS}
-    values.update({
-        "ORGANIZATION_ID": "org-a", "ORGANIZATION_NAME": "Org A", "PROJECT_ID": "proj-1", "PROJECT_NAME": "api",
-        "PIPELINE_ID": pipeline, "PIPELINE_NUMBER": "42", "PIPELINE_CREATED_AT": "2026-11-17 09:59:00.000",
-        "PIPELINE_TRIGGER_SOURCE": "webhook", "IS_UNREGISTERED_USER": "false",
-        "WORKFLOW_ID": workflow, "WORKFLOW_NAME": "build-test", "WORKFLOW_FIRST_JOB_QUEUED_AT": queued,
-        "IS_WORKFLOW_SUCCESSFUL": "true", "JOB_NAME": f"job-{job}", "JOB_RUN_NUMBER": "7", "JOB_ID": job,
-        "JOB_RUN_DATE": "2026-11-17", "JOB_RUN_QUEUED_AT": queued, "JOB_RUN_STARTED_AT": "2026-11-17 10:00:05+02:00",
-        "JOB_BUILD_STATUS": "success", "RESOURCE_CLASS": "medium", "EXECUTOR": "docker", "JOB_RUN_SECONDS": "61",
-        "MEDIAN_CPU_UTILIZATION_PCT": "12.5", "COMPUTE_CREDITS": compute, "TOTAL_CREDITS": total,
-    })
+    values.update(
+        {
+            "ORGANIZATION_ID": "org-a",
+            "ORGANIZATION_NAME": "Org A",
+            "PROJECT_ID": "proj-1",
+            "PROJECT_NAME": "api",
+            "PIPELINE_ID": pipeline,
+            "PIPELINE_NUMBER": "42",
+            "PIPELINE_CREATED_AT": "2026-11-17 09:59:00.000",
+            "PIPELINE_TRIGGER_SOURCE": "webhook",
+            "IS_UNREGISTERED_USER": "false",
+            "WORKFLOW_ID": workflow,
+            "WORKFLOW_NAME": "build-test",
+            "WORKFLOW_FIRST_JOB_QUEUED_AT": queued,
+            "IS_WORKFLOW_SUCCESSFUL": "true",
+            "JOB_NAME": f"job-{job}",
+            "JOB_RUN_NUMBER": "7",
+            "JOB_ID": job,
+            "JOB_RUN_DATE": "2026-11-17",
+            "JOB_RUN_QUEUED_AT": queued,
+            "JOB_RUN_STARTED_AT": "2026-11-17 10:00:05+02:00",
+            "JOB_BUILD_STATUS": "success",
+            "RESOURCE_CLASS": "medium",
+            "EXECUTOR": "docker",
+            "JOB_RUN_SECONDS": "61",
+            "MEDIAN_CPU_UTILIZATION_PCT": "12.5",
+            "COMPUTE_CREDITS": compute,
+            "TOTAL_CREDITS": total,
+        }
+    )
     values.update(overrides)
     return values
 
@@ -59,7 +87,11 @@ def test_parts_merge_by_column_name_keeping_unknown_columns(tmp_path: Path) -> N
         records = list(csv.DictReader(fh))
     assert result.columns == [*KNOWN_COLUMNS, "GPU_CREDITS"] and result.unknown_columns == ["GPU_CREDITS"]
     assert [r["JOB_ID"] for r in records] == ["j1", "j2"]
-    assert records[1]["VCS_BRANCH"] == "main" and records[1]["VCS_URL"] == "\\N" and records[1]["GPU_CREDITS"] == "2.5"
+    assert (
+        records[1]["VCS_BRANCH"] == "main"
+        and records[1]["VCS_URL"] == "\\N"
+        and records[1]["GPU_CREDITS"] == "2.5"
+    )
     assert records[0]["GPU_CREDITS"] == "\\N"
     assert (tmp_path / "m.csv").read_text().count("ORGANIZATION_ID") == 1  # a single header
 
@@ -74,15 +106,27 @@ def test_missing_required_column_is_named(tmp_path: Path) -> None:
 
 
 def test_hierarchy_nests_rolls_up_exactly_and_collapses_duplicates(tmp_path: Path) -> None:
-    a = write_part(tmp_path / "a.csv.gz", [
-        row("j2", compute="0.2", total="0.2", queued="2026-11-17 10:05:00.000"),
-        row("j1", compute="0.1", total="0.1"),
-        row("j3", workflow="w2", compute="\\N", total="0.3", queued="2026-11-17 11:00:00.000"),
-    ])
-    b = write_part(tmp_path / "b.csv.gz", [
-        row("j2", compute="0.2", total="0.2", queued="2026-11-17 10:05:00.000"),  # the same job again
-        row("j9", pipeline="p0", compute="1.005", total="1.005", PIPELINE_CREATED_AT="2026-11-16 08:00:00.000"),
-    ])
+    a = write_part(
+        tmp_path / "a.csv.gz",
+        [
+            row("j2", compute="0.2", total="0.2", queued="2026-11-17 10:05:00.000"),
+            row("j1", compute="0.1", total="0.1"),
+            row("j3", workflow="w2", compute="\\N", total="0.3", queued="2026-11-17 11:00:00.000"),
+        ],
+    )
+    b = write_part(
+        tmp_path / "b.csv.gz",
+        [
+            row("j2", compute="0.2", total="0.2", queued="2026-11-17 10:05:00.000"),  # the same job again
+            row(
+                "j9",
+                pipeline="p0",
+                compute="1.005",
+                total="1.005",
+                PIPELINE_CREATED_AT="2026-11-16 08:00:00.000",
+            ),
+        ],
+    )
     doc, _ = build(tmp_path, [a, b])
     assert [p["pipeline_id"] for p in doc["pipelines"]] == ["p0", "p1"]  # by creation time
     p1 = doc["pipelines"][1]
@@ -114,7 +158,9 @@ def test_output_is_the_same_whatever_the_part_order(tmp_path: Path) -> None:
 
 def test_unknown_columns_are_kept_in_the_json(tmp_path: Path) -> None:
     columns = [*KNOWN_COLUMNS, "GPU_CREDITS", "RUNNER_LABEL"]
-    part = write_part(tmp_path / "a.csv.gz", [row("j1", GPU_CREDITS="0.25", RUNNER_LABEL='say "hi"')], columns)
+    part = write_part(
+        tmp_path / "a.csv.gz", [row("j1", GPU_CREDITS="0.25", RUNNER_LABEL='say "hi"')], columns
+    )
     doc, _ = build(tmp_path, [part])
     job = doc["pipelines"][0]["workflows"][0]["jobs"][0]
     assert job["credits"]["gpu"] == Decimal("0.25") and job["extra"] == {"RUNNER_LABEL": 'say "hi"'}
@@ -153,7 +199,10 @@ def test_csv_problems_names_a_short_row_and_a_bad_credit(tmp_path: Path) -> None
     writer.writerow([row("j2", TOTAL_CREDITS="lots")[c] for c in KNOWN_COLUMNS])
     path.write_text(buffer.getvalue())
     problems = csv_problems(path, "bad.csv")
-    assert problems == ["line 3 has 3 fields, the header has 48", "line 4: TOTAL_CREDITS is not a number: 'lots'"]
+    assert problems == [
+        "line 3 has 3 fields, the header has 48",
+        "line 4: TOTAL_CREDITS is not a number: 'lots'",
+    ]
 
 
 def test_sample_export_is_deterministic() -> None:

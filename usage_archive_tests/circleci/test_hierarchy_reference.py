@@ -22,10 +22,12 @@ from usage_archive_tests.circleci.test_hierarchy import row
 
 def both(merged: Path, bucket_bytes: int) -> tuple[str, str, object, object]:
     ours, reference = io.StringIO(), io.StringIO()
-    result = write_hierarchy(merged, ours, source_name="week.csv", period={"start": "a", "end": "b"},
-                             bucket_bytes=bucket_bytes)
-    expected = reference_hierarchy.write_hierarchy(merged, reference, source_name="week.csv",
-                                                   period={"start": "a", "end": "b"})
+    result = write_hierarchy(
+        merged, ours, source_name="week.csv", period={"start": "a", "end": "b"}, bucket_bytes=bucket_bytes
+    )
+    expected = reference_hierarchy.write_hierarchy(
+        merged, reference, source_name="week.csv", period={"start": "a", "end": "b"}
+    )
     return ours.getvalue(), reference.getvalue(), result, expected
 
 
@@ -44,9 +46,17 @@ def corner_rows() -> list[dict[str, str]]:
     rows = []
     for n in range(40):
         pipeline, workflow = f"p{n % 7}", f"w{n % 3}"
-        rows.append(row(f"j{n}", pipeline=pipeline, workflow=workflow, compute=["0.1", "1.005", "12", "\\N"][n % 4],
-                        total=["0.1", "1.005", "12", "0"][n % 4],
-                        queued=f"2026-11-17 10:{n % 5:02d}:00.000", PIPELINE_CREATED_AT=f"2026-11-1{n % 4} 09:00:00"))
+        rows.append(
+            row(
+                f"j{n}",
+                pipeline=pipeline,
+                workflow=workflow,
+                compute=["0.1", "1.005", "12", "\\N"][n % 4],
+                total=["0.1", "1.005", "12", "0"][n % 4],
+                queued=f"2026-11-17 10:{n % 5:02d}:00.000",
+                PIPELINE_CREATED_AT=f"2026-11-1{n % 4} 09:00:00",
+            )
+        )
     rows[3]["VCS_BRANCH"] = 'fix/say "hi", there'
     rows[4]["JOB_NAME"] = "dir\\sub\ttab\x01"
     rows[5]["WORKFLOW_NAME"] = "zé ✓ \u2028"
@@ -73,8 +83,9 @@ def test_corner_cases_give_the_reference_bytes(tmp_path: Path, bucket_bytes: int
     for n, r in enumerate(rows):
         r["GPU_CREDITS"] = ["0.25", NULL, "1e-3"][n % 3]
         r["RUNNER_LABEL"] = 'say "hi"' if n % 2 else NULL
-    part = write_export(tmp_path / "corner.csv", [[r[c] for c in columns] for r in rows], columns=columns,
-                        compress=False)
+    part = write_export(
+        tmp_path / "corner.csv", [[r[c] for c in columns] for r in rows], columns=columns, compress=False
+    )
     merged = tmp_path / "week.csv"
     merge_parts([part], merged)
     ours, reference, result, expected = both(merged, bucket_bytes)
@@ -91,7 +102,9 @@ def test_an_empty_week_gives_the_reference_bytes(tmp_path: Path) -> None:
     assert ours == reference
 
 
-def test_a_week_is_grouped_in_buckets_of_bounded_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_week_is_grouped_in_buckets_of_bounded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     merged = tmp_path / "week.csv"
     write_export(merged, sample_rows(2000), compress=False)
     sizes = []
@@ -108,8 +121,10 @@ def test_a_week_is_grouped_in_buckets_of_bounded_size(tmp_path: Path, monkeypatc
 
 
 def test_credits_are_summed_exactly_past_decimal_precision(tmp_path: Path) -> None:
-    rows = [row("a", compute="123456789012345678901234567890.123456789", total="1"),
-            row("b", compute="0.000000000000000000001", total="1")]
+    rows = [
+        row("a", compute="123456789012345678901234567890.123456789", total="1"),
+        row("b", compute="0.000000000000000000001", total="1"),
+    ]
     part = write_export(tmp_path / "p.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False)
     merged = tmp_path / "week.csv"
     merge_parts([part], merged)
@@ -120,13 +135,23 @@ def test_credits_are_summed_exactly_past_decimal_precision(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("bucket_bytes", [1 << 30, 2 << 10], ids=["one-bucket", "many-buckets"])
-def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(tmp_path: Path, bucket_bytes: int) -> None:
+def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(
+    tmp_path: Path, bucket_bytes: int
+) -> None:
     # W2's first row repeats a job of W1 and is dropped: W2's own fields come from its next row, which follows a
     # row of the same workflow (so step 1 did not render them) and are rendered afterwards.
-    rows = [row("j1", workflow="w1"), row("j1", workflow="w2", WORKFLOW_NAME="first"),
-            row("j3", workflow="w2", WORKFLOW_NAME="second"), row("j4", workflow="w2")]
+    rows = [
+        row("j1", workflow="w1"),
+        row("j1", workflow="w2", WORKFLOW_NAME="first"),
+        row("j3", workflow="w2", WORKFLOW_NAME="second"),
+        row("j4", workflow="w2"),
+    ]
     if bucket_bytes > 1 << 20:  # one bucket: a job repeated under another pipeline collapses as before
-        rows += [row("j9", pipeline="p2"), row("j1", pipeline="p3"), row("j5", pipeline="p3", PROJECT_NAME="p3")]
+        rows += [
+            row("j9", pipeline="p2"),
+            row("j1", pipeline="p3"),
+            row("j5", pipeline="p3", PROJECT_NAME="p3"),
+        ]
     part = write_export(tmp_path / "p.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False)
     merged = tmp_path / "week.csv"
     merge_parts([part], merged)

@@ -26,8 +26,13 @@ def dropped(tmp_path: Path, store: LocalArchiveStore, name: str, data: bytes) ->
 
 def test_a_resaved_export_with_a_byte_order_mark_and_crlf_is_imported_as_written(tmp_path: Path) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
-    export = write_export(tmp_path / "e.csv", sample_rows(50, org_id="org-a", weeks=[WEEK]), compress=False,
-                          line_end="\r\n", byte_order_mark=True)
+    export = write_export(
+        tmp_path / "e.csv",
+        sample_rows(50, org_id="org-a", weeks=[WEEK]),
+        compress=False,
+        line_end="\r\n",
+        byte_order_mark=True,
+    )
     key = dropped(tmp_path, store, "from-excel.csv", export.read_bytes())
     result = import_export(store, key, LAYOUT)
     [week] = result.weeks
@@ -55,9 +60,14 @@ def test_a_backslash_escaped_export_is_refused_by_line_and_nothing_is_stored(tmp
 
 def test_a_bad_value_in_one_week_stores_no_week_at_all(tmp_path: Path) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
-    rows = [*sample_rows(20, org_id="org-a", weeks=[WEEK]), *sample_rows(20, org_id="org-a", weeks=[date(2026, 11, 23)])]
+    rows = [
+        *sample_rows(20, org_id="org-a", weeks=[WEEK]),
+        *sample_rows(20, org_id="org-a", weeks=[date(2026, 11, 23)]),
+    ]
     rows[-1][40] = "n/a"  # DLC_CREDITS of the second week's last job
-    key = dropped(tmp_path, store, "two-weeks.csv", write_export(tmp_path / "e.csv", rows, compress=False).read_bytes())
+    key = dropped(
+        tmp_path, store, "two-weeks.csv", write_export(tmp_path / "e.csv", rows, compress=False).read_bytes()
+    )
     with pytest.raises(NotAUsageExport, match=r"DLC_CREDITS is not a number: 'n/a'"):
         import_export(store, key, LAYOUT)
     assert [o.key for o in store.list("circleci-usage-data/")] == [key]

@@ -36,7 +36,9 @@ def s3_store(moto_endpoint: str, s3_bucket: str) -> S3ArchiveStore:
     return S3ArchiveStore(client, s3_bucket, "archive/root")
 
 
-def test_month_to_s3_with_manifest_last(billing_db: str, s3_store: S3ArchiveStore, s3_client, s3_bucket) -> None:
+def test_month_to_s3_with_manifest_last(
+    billing_db: str, s3_store: S3ArchiveStore, s3_client, s3_bucket
+) -> None:
     month = archive_month(s3_store, billing_db, SPECS, PERIOD)
     manifest = month.manifest
     assert [f["table"] for f in manifest["files"]] == [s.archive_name for s in SPECS]
@@ -50,18 +52,24 @@ def test_month_to_s3_with_manifest_last(billing_db: str, s3_store: S3ArchiveStor
         assert head["ServerSideEncryption"] == "AES256"
         assert head["StorageClass"] == "INTELLIGENT_TIERING"
         assert head["Metadata"]["sha256"] == entry["sha256"]
-        attributes = s3_client.get_object_attributes(Bucket=s3_bucket, Key=entry["s3_key"],
-                                                     ObjectAttributes=["Checksum"])
+        attributes = s3_client.get_object_attributes(
+            Bucket=s3_bucket, Key=entry["s3_key"], ObjectAttributes=["Checksum"]
+        )
         assert base64.b64decode(attributes["Checksum"]["ChecksumSHA256"]).hex() == entry["sha256"]
         assert verify_file(s3_store, entry).ok
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM credit_checks WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'")
+        cur.execute(
+            "SELECT count(*) FROM credit_checks WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'"
+        )
         assert manifest["files"][5]["records"] == cur.fetchone()[0] == 800
     # the manifest is the newest object of the month: written after every file it lists
-    objects = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="archive/root/billing-archive/2026/09/")["Contents"]
+    objects = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="archive/root/billing-archive/2026/09/")[
+        "Contents"
+    ]
     newest = max(objects, key=lambda o: o["LastModified"])
     assert newest["Key"].endswith("manifest.json") or newest["LastModified"] == max(
-        o["LastModified"] for o in objects if o["Key"].endswith("manifest.json"))
+        o["LastModified"] for o in objects if o["Key"].endswith("manifest.json")
+    )
 
 
 def test_rerun_is_idempotent_and_codec_change_replaces_files(billing_db: str, tmp_path) -> None:
@@ -112,14 +120,27 @@ def test_malformed_period_is_named(bad: str) -> None:
 
 
 def _deny(s3_client, bucket: str, key_pattern: str) -> None:
-    s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-                       "Resource": f"arn:aws:s3:::{bucket}/{key_pattern}"}],
-    }))
+    s3_client.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/{key_pattern}",
+                    }
+                ],
+            }
+        ),
+    )
 
 
-def test_s3_access_denied_is_clear_and_stores_nothing(billing_db: str, s3_store, s3_client, s3_bucket) -> None:
+def test_s3_access_denied_is_clear_and_stores_nothing(
+    billing_db: str, s3_store, s3_client, s3_bucket
+) -> None:
     _deny(s3_client, s3_bucket, "*")
     with pytest.raises(ArchiveStoreError, match="AccessDenied") as raised:
         archive_month(s3_store, billing_db, SPECS, PERIOD)
@@ -130,8 +151,10 @@ def test_s3_access_denied_is_clear_and_stores_nothing(billing_db: str, s3_store,
 def test_failure_half_way_leaves_no_stale_manifest(billing_db: str, s3_store, s3_client, s3_bucket) -> None:
     archive_month(s3_store, billing_db, SPECS, PERIOD)
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:  # a late row changes the month
-        cur.execute("INSERT INTO credits (account_id, amount, source, created_at) "
-                    "SELECT id, 1, 'grant', '2026-09-30 12:00Z' FROM accounts LIMIT 1")
+        cur.execute(
+            "INSERT INTO credits (account_id, amount, source, created_at) "
+            "SELECT id, 1, 'grant', '2026-09-30 12:00Z' FROM accounts LIMIT 1"
+        )
     # the upload of the fourth file is refused: the run stops half-way
     _deny(s3_client, s3_bucket, "archive/root/billing-archive/2026/09/llm_usage_logs-*")
     with pytest.raises(ArchiveStoreError):
@@ -145,5 +168,7 @@ def test_failure_half_way_leaves_no_stale_manifest(billing_db: str, s3_store, s3
 
 def archived_credits(url: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM credits WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'")
+        cur.execute(
+            "SELECT count(*) FROM credits WHERE created_at >= '2026-09-01Z' AND created_at < '2026-10-01Z'"
+        )
         return cur.fetchone()[0]

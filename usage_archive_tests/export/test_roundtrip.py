@@ -103,27 +103,35 @@ def test_round_trip_is_exact(hostile_db: str, tmp_path, codec: str) -> None:
     assert load_parquet_into_postgres(hostile_db, local, "restored") == 4
 
     source = f"SELECT * FROM hostile WHERE {MONTH_FILTER}"
-    assert _query(hostile_db, f"SELECT count(*) FROM (({source}) EXCEPT (SELECT * FROM restored)) x") == [(0,)]
-    assert _query(hostile_db, f"SELECT count(*) FROM ((SELECT * FROM restored) EXCEPT ({source})) x") == [(0,)]
+    assert _query(hostile_db, f"SELECT count(*) FROM (({source}) EXCEPT (SELECT * FROM restored)) x") == [
+        (0,)
+    ]
+    assert _query(hostile_db, f"SELECT count(*) FROM ((SELECT * FROM restored) EXCEPT ({source})) x") == [
+        (0,)
+    ]
     assert _query(hostile_db, "SELECT count(*) FROM restored") == [(4,)]
     # the comparison itself can fail: one digit off in the 18th decimal place is seen
     _query(hostile_db, "UPDATE restored SET n38 = n38 - 0.000000000000000001 WHERE id = 1")
-    assert _query(hostile_db, f"SELECT count(*) FROM (({source}) EXCEPT (SELECT * FROM restored)) x") == [(1,)]
+    assert _query(hostile_db, f"SELECT count(*) FROM (({source}) EXCEPT (SELECT * FROM restored)) x") == [
+        (1,)
+    ]
 
 
 def test_archival_types_are_exact(hostile_db: str, tmp_path) -> None:
     store = LocalArchiveStore(tmp_path / "archive")
     month = archive_month(store, hostile_db, [SPEC], "2026-01")
-    table = pq.read_table(month.files[0].result.path if month.files[0].result.path.exists()
-                          else store.uri(month.files[0].key))
+    table = pq.read_table(
+        month.files[0].result.path if month.files[0].result.path.exists() else store.uri(month.files[0].key)
+    )
     schema = table.schema
     assert schema.field("n38").type == pa.decimal128(38, 18)
     assert schema.field("n60").type == pa.decimal256(60, 10)
     assert schema.field("n_free").type == pa.string()  # unconstrained numeric: exact digits, never float
     assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert schema.field("ts_local").type == pa.timestamp("us")
-    assert schema.field("iv").type == pa.struct([("months", pa.int32()), ("days", pa.int32()),
-                                                 ("microseconds", pa.int64())])
+    assert schema.field("iv").type == pa.struct(
+        [("months", pa.int32()), ("days", pa.int32()), ("microseconds", pa.int64())]
+    )
     assert schema.field("created_at").nullable is False
     assert schema.field("n38").metadata[b"postgres_type"] == b"numeric(38,18)"
     assert schema.field("mood").metadata[b"postgres_type"] == b"hostile_mood"

@@ -31,12 +31,16 @@ DEFAULT_PROGRESSION = ("created", "processing", "completed-no-urls", "completed"
 LAST_WEEK: date = week_start_of(datetime.now(timezone.utc).date()) - timedelta(days=7)
 
 
-def gzip_parts(tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: date = LAST_WEEK) -> list[bytes]:
+def gzip_parts(
+    tmp_path: Path, rows: int, parts: int, org_id: str = "org-a", week: date = LAST_WEEK
+) -> list[bytes]:
     """A synthetic export of `rows` job rows in `parts` gzip CSV parts, as the API serves them."""
     all_rows = list(sample_rows(rows, org_id=org_id, weeks=[week]))
     size = -(-len(all_rows) // parts)
-    return [write_export(tmp_path / f"part{i}.csv.gz", all_rows[i * size:(i + 1) * size]).read_bytes()
-            for i in range(parts)]
+    return [
+        write_export(tmp_path / f"part{i}.csv.gz", all_rows[i * size : (i + 1) * size]).read_bytes()
+        for i in range(parts)
+    ]
 
 
 @dataclass
@@ -107,8 +111,9 @@ class FakeUsageApi:
                     raw = self.rfile.read(length) if length else b""
                     body = json.loads(raw) if raw else None
                 with api.lock:
-                    api.requests.append(Recorded(method, self.path, self.headers.get("Circle-Token") is not None,
-                                                 body))
+                    api.requests.append(
+                        Recorded(method, self.path, self.headers.get("Circle-Token") is not None, body)
+                    )
                 download = DOWNLOAD_PATH.match(path)
                 if download and method == "GET":
                     index = int(download.group(2))
@@ -126,15 +131,18 @@ class FakeUsageApi:
                 if org_id not in api.org_ids:
                     return self._send(404, {"message": "Organization not found"})
                 with api.lock:
-                    scripted = (api.post_statuses if method == "POST" else api.get_statuses)
+                    scripted = api.post_statuses if method == "POST" else api.get_statuses
                     status = scripted.pop(0) if scripted else None
                 if status == 429:
                     return self._send(429, {"message": "Rate limit exceeded."})
                 if status is not None:
                     return self._send(status, {"message": f"scripted {status}"})
                 if method == "POST" and job_id is None:
-                    if not isinstance(body, dict) or set(body) - {"start", "end", "shared_org_ids"} or \
-                            not {"start", "end"} <= set(body):
+                    if (
+                        not isinstance(body, dict)
+                        or set(body) - {"start", "end", "shared_org_ids"}
+                        or not {"start", "end"} <= set(body)
+                    ):
                         return self._send(400, {"message": "start and end are required"})
                     job = FakeJob(str(uuid.uuid4()), org_id, body["start"], body["end"])
                     with api.lock:
@@ -158,7 +166,9 @@ class FakeUsageApi:
                 self._handle("POST")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -172,19 +182,27 @@ class FakeUsageApi:
         if state == "completed" and self.fail_reason:
             state = "failed"
         if state == "completed":
-            urls = [f"http://{host}:{port}/downloads/{job.job_id}/{i}.csv.gz?X-Amz-Signature=s3cr3t&X-Amz-Expires=3600"
-                    for i in range(len(self.parts))]
+            urls = [
+                f"http://{host}:{port}/downloads/{job.job_id}/{i}.csv.gz?X-Amz-Signature=s3cr3t&X-Amz-Expires=3600"
+                for i in range(len(self.parts))
+            ]
         if state == "completed-no-urls":
             state = "completed"
-        body: dict[str, Any] = {"usage_export_job_id": job.job_id, "state": state, "start": job.start,
-                                "end": job.end, "download_urls": urls}
+        body: dict[str, Any] = {
+            "usage_export_job_id": job.job_id,
+            "state": state,
+            "start": job.start,
+            "end": job.end,
+            "download_urls": urls,
+        }
         if state == "failed":
             body["error_reason"] = self.fail_reason
         return body
 
 
-def materialize_usage_csv_in_child(archive_url: str, s3_endpoint: str, api_url: str, token: str, org_id: str,
-                                   partition: str) -> None:
+def materialize_usage_csv_in_child(
+    archive_url: str, s3_endpoint: str, api_url: str, token: str, org_id: str, partition: str
+) -> None:
     """Run in a separate process by the restart test (which kills it): materialize circleci/usage_csv."""
     import dagster as dg
     from dagster_aws.s3 import S3Resource
@@ -193,23 +211,45 @@ def materialize_usage_csv_in_child(archive_url: str, s3_endpoint: str, api_url: 
     from usage_archive.resources.archive_store import ArchiveStoreResource
     from usage_archive.resources.circleci import CircleCIResource
 
-    dg.materialize([usage_csv], partition_key=partition, resources={
-        "archive_store": ArchiveStoreResource(url=archive_url, s3=S3Resource(endpoint_url=s3_endpoint)),
-        "circleci": CircleCIResource(token=token, org_ids=org_id, api_url=api_url, poll_initial_seconds=0.05,
-                                     poll_max_seconds=0.05, poll_deadline_seconds=600),
-    })
+    dg.materialize(
+        [usage_csv],
+        partition_key=partition,
+        resources={
+            "archive_store": ArchiveStoreResource(url=archive_url, s3=S3Resource(endpoint_url=s3_endpoint)),
+            "circleci": CircleCIResource(
+                token=token,
+                org_ids=org_id,
+                api_url=api_url,
+                poll_initial_seconds=0.05,
+                poll_max_seconds=0.05,
+                poll_deadline_seconds=600,
+            ),
+        },
+    )
 
 
-def usage_resources(api: FakeUsageApi, endpoint: str, bucket: str, prefix: str = "archive",
-                    **circleci: object) -> dict[str, object]:
+def usage_resources(
+    api: FakeUsageApi, endpoint: str, bucket: str, prefix: str = "archive", **circleci: object
+) -> dict[str, object]:
     """archive_store on the moto bucket and circleci on the fake API, with millisecond polling."""
     from dagster_aws.s3 import S3Resource
 
     from usage_archive.resources.archive_store import ArchiveStoreResource
     from usage_archive.resources.circleci import CircleCIResource
 
-    settings = {"token": api.token, "org_ids": "org-a", "api_url": api.base_url, "poll_initial_seconds": 0.001,
-                "poll_max_seconds": 0.005, "poll_deadline_seconds": 10, "rate_limit_wait_seconds": 0.001,
-                **circleci}
-    return {"archive_store": ArchiveStoreResource(url=f"s3://{bucket}/{prefix}", s3=S3Resource(endpoint_url=endpoint)),
-            "circleci": CircleCIResource(**settings)}
+    settings = {
+        "token": api.token,
+        "org_ids": "org-a",
+        "api_url": api.base_url,
+        "poll_initial_seconds": 0.001,
+        "poll_max_seconds": 0.005,
+        "poll_deadline_seconds": 10,
+        "rate_limit_wait_seconds": 0.001,
+        **circleci,
+    }
+    return {
+        "archive_store": ArchiveStoreResource(
+            url=f"s3://{bucket}/{prefix}", s3=S3Resource(endpoint_url=endpoint)
+        ),
+        "circleci": CircleCIResource(**settings),
+    }

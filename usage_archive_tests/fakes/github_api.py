@@ -40,32 +40,71 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_run(run_id: int, created: datetime, *, workflow_id: int = 1, name: str = "CI",
-             path: str = ".github/workflows/ci.yml", run_attempt: int = 1, event: str = "push",
-             branch: str = "main", conclusion: str | None = "success", repository: str = "octo/api") -> dict[str, Any]:
+def make_run(
+    run_id: int,
+    created: datetime,
+    *,
+    workflow_id: int = 1,
+    name: str = "CI",
+    path: str = ".github/workflows/ci.yml",
+    run_attempt: int = 1,
+    event: str = "push",
+    branch: str = "main",
+    conclusion: str | None = "success",
+    repository: str = "octo/api",
+) -> dict[str, Any]:
     return {
-        "id": run_id, "name": name, "path": path, "workflow_id": workflow_id, "run_number": run_id % 100000,
-        "run_attempt": run_attempt, "event": event, "head_branch": branch, "head_sha": f"{run_id:040x}",
-        "status": "completed" if conclusion else "in_progress", "conclusion": conclusion,
-        "created_at": iso(created), "updated_at": iso(created + timedelta(minutes=10)),
-        "run_started_at": iso(created), "repository": {"full_name": repository},
+        "id": run_id,
+        "name": name,
+        "path": path,
+        "workflow_id": workflow_id,
+        "run_number": run_id % 100000,
+        "run_attempt": run_attempt,
+        "event": event,
+        "head_branch": branch,
+        "head_sha": f"{run_id:040x}",
+        "status": "completed" if conclusion else "in_progress",
+        "conclusion": conclusion,
+        "created_at": iso(created),
+        "updated_at": iso(created + timedelta(minutes=10)),
+        "run_started_at": iso(created),
+        "repository": {"full_name": repository},
     }
 
 
-def make_job(job_id: int, run: dict[str, Any], *, attempt: int = 1, queued_seconds: int = 5,
-             run_seconds: int | None = 61, labels: list[str] | None = None, name: str = "build",
-             conclusion: str | None = "success", runner_group: str = "GitHub Actions",
-             offset_seconds: int = 0) -> dict[str, Any]:
-    created = datetime.fromisoformat(run["created_at"].replace("Z", "+00:00")) + timedelta(seconds=offset_seconds)
+def make_job(
+    job_id: int,
+    run: dict[str, Any],
+    *,
+    attempt: int = 1,
+    queued_seconds: int = 5,
+    run_seconds: int | None = 61,
+    labels: list[str] | None = None,
+    name: str = "build",
+    conclusion: str | None = "success",
+    runner_group: str = "GitHub Actions",
+    offset_seconds: int = 0,
+) -> dict[str, Any]:
+    created = datetime.fromisoformat(run["created_at"].replace("Z", "+00:00")) + timedelta(
+        seconds=offset_seconds
+    )
     started = created + timedelta(seconds=queued_seconds)
     return {
-        "id": job_id, "run_id": run["id"], "run_attempt": attempt, "workflow_name": run["name"],
-        "head_branch": run["head_branch"], "name": name,
-        "status": "completed" if run_seconds is not None else "in_progress", "conclusion": conclusion,
-        "created_at": iso(created), "started_at": iso(started),
+        "id": job_id,
+        "run_id": run["id"],
+        "run_attempt": attempt,
+        "workflow_name": run["name"],
+        "head_branch": run["head_branch"],
+        "name": name,
+        "status": "completed" if run_seconds is not None else "in_progress",
+        "conclusion": conclusion,
+        "created_at": iso(created),
+        "started_at": iso(started),
         "completed_at": iso(started + timedelta(seconds=run_seconds)) if run_seconds is not None else None,
         "labels": labels if labels is not None else ["ubuntu-latest"],
-        "runner_id": job_id, "runner_name": f"runner-{job_id}", "runner_group_id": 1,
+        "runner_id": job_id,
+        "runner_name": f"runner-{job_id}",
+        "runner_group_id": 1,
         "runner_group_name": runner_group,
     }
 
@@ -92,8 +131,9 @@ def _parse_bound(text: str, end: bool) -> datetime:
 class FakeGitHub:
     """Start with `with FakeGitHub(...) as github:`; `github.api_url` is the base to configure."""
 
-    def __init__(self, token: str = "ghp_fake_token_0123456789", *, clock: FakeClock | None = None,
-                 prefix: str = "") -> None:
+    def __init__(
+        self, token: str = "ghp_fake_token_0123456789", *, clock: FakeClock | None = None, prefix: str = ""
+    ) -> None:
         self.token = token
         self.clock = clock or FakeClock()
         self.prefix = prefix  # "/api/v3" imitates GitHub Enterprise Server
@@ -137,7 +177,9 @@ class FakeGitHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -152,8 +194,9 @@ class FakeGitHub:
         return f"http://{host}:{port}{self.prefix}"
 
     # -- responses -----------------------------------------------------------------------------------------------
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
@@ -166,8 +209,11 @@ class FakeGitHub:
     def _rate_headers(self) -> dict[str, str]:
         if self.rate_limit is None:
             return {}
-        headers = {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(self.remaining),
-                   "x-ratelimit-resource": "core"}
+        headers = {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-resource": "core",
+        }
         if self.reset_header:
             headers["x-ratelimit-reset"] = str(int(self.reset_at))
         return headers
@@ -179,32 +225,49 @@ class FakeGitHub:
             self.requests.append((parts.path, query))
             self.authorization_headers.append(handler.headers.get("Authorization", ""))
             if handler.headers.get("Authorization") != f"Bearer {self.token}":
-                return self._send(handler, 401, {"message": "Bad credentials",
-                                                 "documentation_url": "https://docs.github.com/rest"})
+                return self._send(
+                    handler,
+                    401,
+                    {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+                )
             if self.secondary:
                 status, retry_after = self.secondary.pop(0)
                 headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
-                return self._send(handler, status, {
-                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you "
-                               "try again."}, headers)
+                return self._send(
+                    handler,
+                    status,
+                    {
+                        "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you "
+                        "try again."
+                    },
+                    headers,
+                )
             if self.rate_limit is not None:
                 if self.clock.time() >= self.reset_at:
-                    self.remaining, self.reset_at = self.rate_limit, self.clock.time() + self.rate_limit_window
+                    self.remaining, self.reset_at = (
+                        self.rate_limit,
+                        self.clock.time() + self.rate_limit_window,
+                    )
                 if self.remaining == 0:
-                    return self._send(handler, 403, {"message": "API rate limit exceeded for user ID 1."},
-                                      self._rate_headers())
+                    return self._send(
+                        handler,
+                        403,
+                        {"message": "API rate limit exceeded for user ID 1."},
+                        self._rate_headers(),
+                    )
                 self.remaining -= 1
             path = parts.path.removeprefix(self.prefix)
             status, body, headers = self._route(path, query)
             self._send(handler, status, body, {**headers, **self._rate_headers()})
 
-    def _page(self, path: str, query: dict[str, str], items: list[Any], visible: int | None = None
-              ) -> tuple[list[Any], dict[str, str]]:
+    def _page(
+        self, path: str, query: dict[str, str], items: list[Any], visible: int | None = None
+    ) -> tuple[list[Any], dict[str, str]]:
         """One page of `items` (only the first `visible` are reachable) and its Link header."""
         per_page = min(int(query.get("per_page", 30)), 100)
         page = int(query.get("page", 1))
         reachable = items[:visible] if visible is not None else items
-        chunk = reachable[(page - 1) * per_page: page * per_page]
+        chunk = reachable[(page - 1) * per_page : page * per_page]
         last = max(1, -(-len(reachable) // per_page))
         links = []
         for rel, number in (("next", page + 1), ("last", last)):
@@ -218,8 +281,10 @@ class FakeGitHub:
         if match := re.fullmatch(r"/orgs/([^/]+)/repos", path):
             if match[1] not in self.organizations:
                 return not_found
-            repos = [{"full_name": n, "name": n.split("/")[1], "private": True, "visibility": "internal"}
-                     for n in self.organizations[match[1]]]
+            repos = [
+                {"full_name": n, "name": n.split("/")[1], "private": True, "visibility": "internal"}
+                for n in self.organizations[match[1]]
+            ]
             chunk, headers = self._page(path, query, repos)
             return 200, chunk, headers
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)/actions/(.+)", path)
@@ -236,8 +301,11 @@ class FakeGitHub:
             if "created" in query:
                 low, high = query["created"].split("..")
                 start, end = _parse_bound(low, end=False), _parse_bound(high, end=True)
-                runs = [r for r in runs if start <= datetime.fromisoformat(r["created_at"].replace("Z", "+00:00"))
-                        <= end]
+                runs = [
+                    r
+                    for r in runs
+                    if start <= datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) <= end
+                ]
             chunk, headers = self._page(path, query, runs, visible=RESULT_CAP)
             return 200, {"total_count": len(runs), "workflow_runs": chunk}, headers
         if match := re.fullmatch(r"runs/(\d+)/jobs", rest):

@@ -25,8 +25,9 @@ class FakeWebhook:
                     payload = json.loads(body)
                 except ValueError:
                     payload = None
-                fake.requests.append({"path": self.path, "payload": payload,
-                                      "content_type": self.headers.get("Content-Type")})
+                fake.requests.append(
+                    {"path": self.path, "payload": payload, "content_type": self.headers.get("Content-Type")}
+                )
                 status = fake.status if self.path == fake.path else 404
                 answer = b"ok" if status == 200 else b"no_service"
                 self.send_response(status)

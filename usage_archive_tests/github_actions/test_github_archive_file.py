@@ -27,8 +27,9 @@ UTC = timezone.utc
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def _repository(name: str, team: str | None, runs: list[tuple[dict, list[dict]]],
-                workflows: list[WorkflowRecord]) -> RepositoryData:
+def _repository(
+    name: str, team: str | None, runs: list[tuple[dict, list[dict]]], workflows: list[WorkflowRecord]
+) -> RepositoryData:
     rows = [job_row(name, team, run, job) for run, jobs in runs for job in jobs]
     records = [RunRecord(run["id"], run["run_attempt"], run["workflow_id"], len(jobs)) for run, jobs in runs]
     return RepositoryData(name, team, rows_table(rows), records, workflows)
@@ -37,17 +38,31 @@ def _repository(name: str, team: str | None, runs: list[tuple[dict, list[dict]]]
 @pytest.fixture
 def week() -> pa.Table:
     ci = make_run(1, MONDAY + timedelta(hours=1), run_attempt=2)
-    nightly = make_run(2, MONDAY + timedelta(hours=2), workflow_id=2, name="Nightly", path=".github/workflows/n.yml")
+    nightly = make_run(
+        2, MONDAY + timedelta(hours=2), workflow_id=2, name="Nightly", path=".github/workflows/n.yml"
+    )
     failed_to_start = make_run(3, MONDAY + timedelta(hours=3), conclusion="startup_failure")
-    api = _repository("octo/api", "platform", [
-        (ci, [make_job(11, ci, attempt=1, run_seconds=61), make_job(12, ci, attempt=2, run_seconds=120,
-                                                                    labels=["windows-latest"])]),
-        (nightly, [make_job(21, nightly, run_seconds=3000)]),
-        (failed_to_start, []),
-    ], [WorkflowRecord(1, "CI", ".github/workflows/ci.yml", "active"),
-        WorkflowRecord(2, "Nightly", ".github/workflows/n.yml", "active"),
-        WorkflowRecord(3, "Release", ".github/workflows/release.yml", "active"),
-        WorkflowRecord(4, "Old", ".github/workflows/old.yml", "disabled_manually")])
+    api = _repository(
+        "octo/api",
+        "platform",
+        [
+            (
+                ci,
+                [
+                    make_job(11, ci, attempt=1, run_seconds=61),
+                    make_job(12, ci, attempt=2, run_seconds=120, labels=["windows-latest"]),
+                ],
+            ),
+            (nightly, [make_job(21, nightly, run_seconds=3000)]),
+            (failed_to_start, []),
+        ],
+        [
+            WorkflowRecord(1, "CI", ".github/workflows/ci.yml", "active"),
+            WorkflowRecord(2, "Nightly", ".github/workflows/n.yml", "active"),
+            WorkflowRecord(3, "Release", ".github/workflows/release.yml", "active"),
+            WorkflowRecord(4, "Old", ".github/workflows/old.yml", "disabled_manually"),
+        ],
+    )
     web = _repository("octo/web", None, [], [])
     return week_table([web, api], "2026-01-05")
 
@@ -70,7 +85,12 @@ def test_parquet_round_trip_keeps_types_and_run_list(week: pa.Table) -> None:
 def test_progress_file_round_trip(week: pa.Table) -> None:
     data = _repository("octo/x", "t", [], [WorkflowRecord(5, "CI", "ci.yml", "active")])
     back = repository_data_from_file(parquet_bytes(repository_table(data, "2026-01-05")))
-    assert (back.repository, back.team, back.workflows, back.table.num_rows) == ("octo/x", "t", data.workflows, 0)
+    assert (back.repository, back.team, back.workflows, back.table.num_rows) == (
+        "octo/x",
+        "t",
+        data.workflows,
+        0,
+    )
 
 
 def test_summary(week: pa.Table) -> None:
@@ -83,7 +103,8 @@ def test_summary(week: pa.Table) -> None:
     assert summary.slowest_workflows[0]["mean_seconds"] == 3000
     # the disabled workflow is not "inactive"; the run that failed to start still counts as CI activity
     assert summary.inactive_workflows == [
-        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}]
+        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}
+    ]
 
 
 def test_integrity_rules_pass_then_catch_dropped_and_duplicated_jobs(week: pa.Table) -> None:

@@ -101,10 +101,13 @@ def test_a_reset_past_the_max_wait_is_a_clear_error(github: FakeGitHub) -> None:
     assert github.clock.sleeps == []
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected_sleeps"), [
-    (429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])])
-def test_secondary_limits_back_off(github: FakeGitHub, status: int, retry_after: int | None,
-                                   expected_sleeps: list[float]) -> None:
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected_sleeps"),
+    [(429, 7, [7.0]), (403, 3, [3.0]), (403, None, [60.0, 120.0])],
+)
+def test_secondary_limits_back_off(
+    github: FakeGitHub, status: int, retry_after: int | None, expected_sleeps: list[float]
+) -> None:
     github.repository("octo/api")
     github.secondary = [(status, retry_after)] * len(expected_sleeps)
     assert client_for(github).list_workflows("octo/api") == []

@@ -30,8 +30,13 @@ def test_a_stopped_repository_resumes_after_its_last_checkpoint(tmp_path: Path) 
             repo.add_run(run, [make_job(run_id * 10, run), make_job(run_id * 10 + 1, run)])
         # the budget runs out after 14 job requests (2 listing + 12 jobs), resetting far past the max wait
         github.set_rate_limit(limit=14, window_seconds=7200)
-        client = GitHubClient(github.token, github.api_url, sleep=github.clock.sleep, clock=github.clock.time,
-                              max_wait_seconds=60)
+        client = GitHubClient(
+            github.token,
+            github.api_url,
+            sleep=github.clock.sleep,
+            clock=github.clock.time,
+            max_wait_seconds=60,
+        )
         with pytest.raises(GitHubRateLimitError, match="past the max wait"):
             collect_week(client, store, config, WEEK, checkpoint_every=5)
         partial = repository_data_from_file(store.get_bytes(progress_key(WEEK, "octo/big", partial=True)))

@@ -13,13 +13,19 @@ UTC = timezone.utc
 def test_week_bounds_and_keys() -> None:
     assert week_bounds("2026-01-05") == (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC))
     assert archive_key("2026-01-05") == "github-actions-usage/workflow-runs-2026-01-05-to-2026-01-12.parquet"
-    assert progress_key("2026-01-05", "octo/api") == "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"
+    assert (
+        progress_key("2026-01-05", "octo/api")
+        == "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"
+    )
     assert progress_key("2026-01-05", "octo/api", partial=True) == (
-        "github-actions-usage/.progress/2026-01-05/partial/octo/api.parquet")
+        "github-actions-usage/.progress/2026-01-05/partial/octo/api.parquet"
+    )
 
 
-@pytest.mark.parametrize(("key", "message"), [("2026-01-06", "Tuesday is not a Monday"),
-                                               ("2026-13-01", "expected the Monday as YYYY-MM-DD")])
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("2026-01-06", "Tuesday is not a Monday"), ("2026-13-01", "expected the Monday as YYYY-MM-DD")],
+)
 def test_bad_week_partition(key: str, message: str) -> None:
     with pytest.raises(WeekError, match=message):
         week_bounds(key)

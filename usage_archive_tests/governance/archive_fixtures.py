@@ -15,8 +15,10 @@ from usage_archive.export.month import TableExport, archive_month, manifest_key
 from usage_archive.governance.bucket_policy import BucketSettings, apply_bucket
 
 PERIOD = "2025-01"
-SPECS = [TableExport("credits", "credits", "credits"),
-         TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None)]
+SPECS = [
+    TableExport("credits", "credits", "credits"),
+    TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
+]
 
 
 def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None:
@@ -30,7 +32,9 @@ def create_billing_tables(url: str, months: tuple[str, ...] = (PERIOD,)) -> None
         for n, month in enumerate(months):
             cur.execute(
                 "INSERT INTO credits SELECT %s * 100 + g, g %% 2 + 1, g * 1.25, %s::timestamptz + g * interval '1 hour' "
-                "FROM generate_series(1, 5) g", (n, f"{month}-03T00:00:00Z"))
+                "FROM generate_series(1, 5) g",
+                (n, f"{month}-03T00:00:00Z"),
+            )
     conn.close()
 
 
@@ -42,8 +46,11 @@ class ArchivedMonths:
     periods: tuple[str, ...]
 
     def file_keys(self, period: str = PERIOD) -> list[str]:
-        return [o.key for o in self.store.list(f"billing-archive/{period[:4]}/{period[5:7]}/")
-                if not o.key.endswith("manifest.json")]
+        return [
+            o.key
+            for o in self.store.list(f"billing-archive/{period[:4]}/{period[5:7]}/")
+            if not o.key.endswith("manifest.json")
+        ]
 
     def move_to(self, key: str, storage_class: str) -> None:
         """What a lifecycle transition does (moto never applies lifecycle rules): same bytes, new class.

@@ -36,7 +36,9 @@ def test_verify_catches_wrong_row_counts_missing_and_unlisted_objects(archived) 
 
     problems = verify_period(archived.store, PERIOD).problems
     assert any("rows, the manifest says" in p for p in problems), problems
-    assert any("stray-2025-01.parquet is in the month's folder but not in the manifest" in p for p in problems)
+    assert any(
+        "stray-2025-01.parquet is in the month's folder but not in the manifest" in p for p in problems
+    )
     assert any("missing from the archive" in p for p in problems)
 
 
@@ -60,6 +62,15 @@ def test_verify_all_walks_every_month_and_summarises(archived) -> None:
     assert [(r.period, r.status) for r in results] == [("2025-01", "OK"), ("2025-02", "NO MANIFEST")]
     table = summary_table(results)
     lines = table.splitlines()
-    assert lines[0].split() == ["period", "files", "records", "bytes", "verified", "glacier", "problems", "status"]
+    assert lines[0].split() == [
+        "period",
+        "files",
+        "records",
+        "bytes",
+        "verified",
+        "glacier",
+        "problems",
+        "status",
+    ]
     assert lines[2].startswith("2025-01") and "NO MANIFEST" in lines[3]
     assert lines[-1].startswith("total") and "1 ok, 1 failing" in lines[-1]

@@ -21,19 +21,31 @@ def actions(policy: dict, effect: str = "Allow") -> set[str]:
 
 def test_archiver_may_put_and_read_under_its_prefixes_only() -> None:
     policy = iam_policy("archiver", BUCKET, "prod")
-    assert actions(policy) == {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListBucket",
-                               "s3:DeleteObject"}
+    assert actions(policy) == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+        "s3:DeleteObject",
+    }
     deletes = next(s for s in policy["Statement"] if s["Sid"] == "ClearWorkingState")
-    assert deletes["Resource"] == [f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/.export-jobs/*",
-                                   f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/incoming/*",
-                                   f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/.progress/*"]
+    assert deletes["Resource"] == [
+        f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/.export-jobs/*",
+        f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/incoming/*",
+        f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/.progress/*",
+    ]
     objects = next(s for s in policy["Statement"] if s["Sid"] == "PutAndReadArchiveObjects")
-    assert objects["Resource"] == [f"arn:aws:s3:::{BUCKET}/prod/billing-archive/*",
-                                   f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/*",
-                                   f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/*"]
+    assert objects["Resource"] == [
+        f"arn:aws:s3:::{BUCKET}/prod/billing-archive/*",
+        f"arn:aws:s3:::{BUCKET}/prod/circleci-usage-data/*",
+        f"arn:aws:s3:::{BUCKET}/prod/github-actions-usage/*",
+    ]
     assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= actions(policy, "Deny")
-    replace = next(s for s in iam_policy("archiver", BUCKET, allow_replace=True)["Statement"]
-                   if s["Sid"] == "ReplaceBillingMonth")
+    replace = next(
+        s
+        for s in iam_policy("archiver", BUCKET, allow_replace=True)["Statement"]
+        if s["Sid"] == "ReplaceBillingMonth"
+    )
     assert replace["Resource"] == [f"arn:aws:s3:::{BUCKET}/billing-archive/*"]
 
 
@@ -73,12 +85,17 @@ def iam_enforcing_s3() -> Iterator[tuple[str, object]]:
     def client_for(role: str, **options: bool) -> object:
         name = f"{role}-{len(iam.list_users()['Users'])}"
         iam.create_user(UserName=name)
-        arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(
-            iam_policy(role, BUCKET, "prod", **options)))["Policy"]["Arn"]
+        arn = iam.create_policy(
+            PolicyName=name, PolicyDocument=json.dumps(iam_policy(role, BUCKET, "prod", **options))
+        )["Policy"]["Arn"]
         iam.attach_user_policy(UserName=name, PolicyArn=arn)
         key = iam.create_access_key(UserName=name)["AccessKey"]
-        return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key["AccessKeyId"],
-                            aws_secret_access_key=key["SecretAccessKey"])
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
 
     archiver, replacer = client_for("archiver"), client_for("archiver", allow_replace=True)
     restorer = client_for("restorer")
@@ -103,9 +120,13 @@ def test_policies_hold_on_an_iam_enforcing_server(iam_enforcing_s3) -> None:
     archiver.put_bytes("github-actions-usage/.progress/2025-01-06/done/o/r.parquet", b"resume state")
     archiver.delete("github-actions-usage/.progress/2025-01-06/done/o/r.parquet")  # its own working state
     with pytest.raises(Exception, match="AccessDenied"):
-        clients["archiver"].put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+        clients["archiver"].put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"}
+        )
 
-    S3ArchiveStore(clients["replacer"], BUCKET, "prod").delete("billing-archive/2025/01/credits-2025-01.parquet")
+    S3ArchiveStore(clients["replacer"], BUCKET, "prod").delete(
+        "billing-archive/2025/01/credits-2025-01.parquet"
+    )
 
     restorer = S3ArchiveStore(clients["restorer"], BUCKET, "prod", storage_class="STANDARD")
     restorer.put_bytes(".restores/billing-archive-2025-01.json", b"{}")

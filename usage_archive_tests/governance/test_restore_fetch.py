@@ -40,7 +40,9 @@ def test_deep_archive_objects_cannot_be_read_before_a_restore(deep_archived, tmp
     key = deep_archived.file_keys()[0]
     with pytest.raises(ArchiveStoreError, match=r"InvalidObjectState .*usage-archive restore"):
         deep_archived.store.get_bytes(key)
-    with pytest.raises(FetchError, match=r"2 of 2 files of 2025-01 are not readable yet: .*DEEP_ARCHIVE, not restored"):
+    with pytest.raises(
+        FetchError, match=r"2 of 2 files of 2025-01 are not readable yet: .*DEEP_ARCHIVE, not restored"
+    ):
         fetch_month(deep_archived.store, PERIOD, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -61,7 +63,10 @@ def test_restore_a_deep_archive_month_end_to_end(deep_archived, tmp_path: Path) 
     record = request_restores(store, PERIOD, tier="Bulk", days=3)
     assert sorted(record["requested"]) == sorted(deep_archived.file_keys())  # not the STANDARD manifest
     assert record["status"] == "pending" and record["tier"] == "Bulk"
-    assert json.loads(store.get_bytes(".restores/billing-archive-2025-01.json"))["requested"] == record["requested"]
+    assert (
+        json.loads(store.get_bytes(".restores/billing-archive-2025-01.json"))["requested"]
+        == record["requested"]
+    )
     assert [r["period"] for r in pending_records(store)] == [PERIOD]
 
     # S3 is still restoring one of the two files
@@ -80,12 +85,16 @@ def test_restore_a_deep_archive_month_end_to_end(deep_archived, tmp_path: Path) 
     assert verify_period(store, PERIOD).status == "OK"  # restored copies are read and checked in full
 
     fetched = fetch_month(store, PERIOD, tmp_path / "out")
-    assert sorted(p.name for p in fetched.files) == ["accounts-snapshot-2025-01.parquet", "credits-2025-01.parquet"]
+    assert sorted(p.name for p in fetched.files) == [
+        "accounts-snapshot-2025-01.parquet",
+        "credits-2025-01.parquet",
+    ]
     assert (tmp_path / "out" / "manifest.json").is_file()
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no staging left
     with duckdb.connect() as con:  # the README's query, on the fetched folder
         total, count = con.execute(
-            f"SELECT sum(amount), count(*) FROM '{tmp_path / 'out'}/credits-*.parquet'").fetchone()
+            f"SELECT sum(amount), count(*) FROM '{tmp_path / 'out'}/credits-*.parquet'"
+        ).fetchone()
     assert (total, count) == (Decimal("18.7500"), 5)  # 1.25 * (1+2+3+4+5), exact decimal
 
 

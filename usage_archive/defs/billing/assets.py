@@ -5,7 +5,6 @@ manifest must be written after every file it lists. Partition ranges run as a si
 `--partition-range` needs that), one month after another, each month atomic on its own.
 """
 
-
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -28,8 +27,14 @@ MANIFEST_KEY = dg.AssetKey(["billing", "manifest"])
 # Runs that read the production billing database carry this tag; dagster.yaml lets one such run at a time.
 BILLING_DB_TAGS = {"usage_archive/database": "billing"}
 EXPECTED_ERRORS = (
-    BillingDatabaseNotConfigured, BillingDatabaseError, TableMissingError, ColumnMissingError, PeriodError,
-    ArchiveStoreError, ExportTypeError, ManifestError,
+    BillingDatabaseNotConfigured,
+    BillingDatabaseError,
+    TableMissingError,
+    ColumnMissingError,
+    PeriodError,
+    ArchiveStoreError,
+    ExportTypeError,
+    ManifestError,
 )
 
 
@@ -39,7 +44,8 @@ def table_key(spec: BillingTableSpec) -> dg.AssetKey:
 
 class BillingExportConfig(dg.Config):
     codec: Literal["zstd", "gzip"] = Field(
-        default="zstd", description="Parquet codec; gzip names files .parquet.gz like the original script",
+        default="zstd",
+        description="Parquet codec; gzip names files .parquet.gz like the original script",
     )
 
 
@@ -58,8 +64,9 @@ def _table_metadata(spec: BillingTableSpec, months: list[MonthArchive], uri: str
         ),
     }
     if len(months) > 1:
-        metadata["records_by_period"] = dg.MetadataValue.json({m.period: f.result.records
-                                                               for m, f in zip(months, files, strict=True)})
+        metadata["records_by_period"] = dg.MetadataValue.json(
+            {m.period: f.result.records for m, f in zip(months, files, strict=True)}
+        )
     return metadata
 
 
@@ -70,27 +77,42 @@ def build_billing_archive(
     validate_table_specs(specs)
     table_specs = [
         dg.AssetSpec(
-            key=table_key(spec), group_name=GROUP, description=spec.description,
-            kinds={"parquet", "postgres"}, tags={"source": "billing_db"},
-            metadata={"source_table": spec.export.table,
-                      "selection": "whole table" if spec.export.is_snapshot else
-                      f"{spec.export.time_column} within the month (UTC)"},
+            key=table_key(spec),
+            group_name=GROUP,
+            description=spec.description,
+            kinds={"parquet", "postgres"},
+            tags={"source": "billing_db"},
+            metadata={
+                "source_table": spec.export.table,
+                "selection": "whole table"
+                if spec.export.is_snapshot
+                else f"{spec.export.time_column} within the month (UTC)",
+            },
         )
         for spec in specs
     ]
     manifest_spec = dg.AssetSpec(
-        key=MANIFEST_KEY, group_name=GROUP, kinds={"json"}, deps=[s.key for s in table_specs],
+        key=MANIFEST_KEY,
+        group_name=GROUP,
+        kinds={"json"},
+        deps=[s.key for s in table_specs],
         description="The month's manifest: every file with its row count, SHA-256, size, columns and codec, "
-                    "plus the database snapshot it was read from. Written last.",
+        "plus the database snapshot it was read from. Written last.",
     )
 
     @dg.multi_asset(
-        name="billing_month_archive", specs=[*table_specs, manifest_spec], partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(), can_subset=False, pool="billing_db",
+        name="billing_month_archive",
+        specs=[*table_specs, manifest_spec],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=False,
+        pool="billing_db",
         op_tags=BILLING_DB_TAGS,
     )
     def billing_month_archive(
-        context: dg.AssetExecutionContext, config: BillingExportConfig, archive_store: ArchiveStoreResource,
+        context: dg.AssetExecutionContext,
+        config: BillingExportConfig,
+        archive_store: ArchiveStoreResource,
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.MaterializeResult]:
         try:
@@ -99,25 +121,36 @@ def build_billing_archive(
             months = []
             for key in context.partition_keys:
                 context.log.info(f"archiving billing month {key[:7]} into {store.uri()}")
-                months.append(archive_month(
-                    store, url, [s.export for s in specs], parse_period(key), codec=config.codec,
-                    run_id=context.run.run_id, log=context.log.info,
-                ))
+                months.append(
+                    archive_month(
+                        store,
+                        url,
+                        [s.export for s in specs],
+                        parse_period(key),
+                        codec=config.codec,
+                        run_id=context.run.run_id,
+                        log=context.log.info,
+                    )
+                )
         except EXPECTED_ERRORS as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None
         for spec in specs:
             last_key = next(f.key for f in months[-1].files if f.spec == spec.export)
-            yield dg.MaterializeResult(asset_key=table_key(spec),
-                                       metadata=_table_metadata(spec, months, store.uri(last_key)))
+            yield dg.MaterializeResult(
+                asset_key=table_key(spec), metadata=_table_metadata(spec, months, store.uri(last_key))
+            )
         last = months[-1]
-        yield dg.MaterializeResult(asset_key=MANIFEST_KEY, metadata={
-            "periods": dg.MetadataValue.json([m.period for m in months]),
-            "files": len(last.manifest["files"]),
-            "records": last.manifest["totals"]["records"],
-            "snapshot": dg.MetadataValue.json(last.manifest["snapshot"]),
-            "manifest": dg.MetadataValue.path(store.uri(last.manifest_key)),
-            "schema_version": last.manifest["schema_version"],
-        })
+        yield dg.MaterializeResult(
+            asset_key=MANIFEST_KEY,
+            metadata={
+                "periods": dg.MetadataValue.json([m.period for m in months]),
+                "files": len(last.manifest["files"]),
+                "records": last.manifest["totals"]["records"],
+                "snapshot": dg.MetadataValue.json(last.manifest["snapshot"]),
+                "manifest": dg.MetadataValue.path(store.uri(last.manifest_key)),
+                "schema_version": last.manifest["schema_version"],
+            },
+        )
 
     return billing_month_archive
 

@@ -5,7 +5,6 @@ archive itself is wrong, not the run's memory of it. Blocking checks make `dagst
 non-zero.
 """
 
-
 from collections.abc import Iterator, Sequence
 from datetime import date
 
@@ -30,7 +29,9 @@ LISTS_EVERY_TABLE = "lists_every_table"
 SOURCE_DRIFT = "source_row_count_unchanged"
 
 
-def check_periods(context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition) -> list[date]:
+def check_periods(
+    context: dg.AssetCheckExecutionContext, partitions_def: dg.PartitionsDefinition
+) -> list[date]:
     """The months this check run covers."""
     return [parse_period(k) for k in run_partition_keys(context, partitions_def, "a month (YYYY-MM-01)")]
 
@@ -52,24 +53,34 @@ def build_billing_checks(
     partitions_def: dg.PartitionsDefinition = billing_monthly_partitions,
 ) -> list[dg.AssetChecksDefinition]:
     integrity_specs = [
-        dg.AssetCheckSpec(name, asset=table_key(spec), blocking=True, partitions_def=partitions_def,
-                          description=description)
+        dg.AssetCheckSpec(
+            name, asset=table_key(spec), blocking=True, partitions_def=partitions_def, description=description
+        )
         for spec in specs
         for name, description in (
             (ROW_COUNT, "Parquet row count = manifest records = rows exported"),
             (CHECKSUM, "stored bytes and SHA-256 = manifest"),
         )
-    ] + [dg.AssetCheckSpec(LISTS_EVERY_TABLE, asset=MANIFEST_KEY, blocking=True, partitions_def=partitions_def,
-                           description="the manifest exists and lists every configured table exactly once")]
+    ] + [
+        dg.AssetCheckSpec(
+            LISTS_EVERY_TABLE,
+            asset=MANIFEST_KEY,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the manifest exists and lists every configured table exactly once",
+        )
+    ]
 
     @dg.multi_asset_check(specs=integrity_specs, name="billing_archive_integrity")
     def billing_archive_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         periods = check_periods(context, partitions_def)
         verified: dict[str, list[tuple[date, FileVerification | None, int | None]]] = {
-            s.asset_name: [] for s in specs}
+            s.asset_name: [] for s in specs
+        }
         manifest_problems: list[str] = []
         for period in periods:
             try:
@@ -84,7 +95,8 @@ def build_billing_checks(
             for spec in specs:
                 if manifest is not None and names.count(spec.asset_name) != 1:
                     manifest_problems.append(
-                        f"{period:%Y-%m}: manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times")
+                        f"{period:%Y-%m}: manifest lists {spec.asset_name!r} {names.count(spec.asset_name)} times"
+                    )
                 entry = file_entry(manifest, spec.asset_name) if manifest else None
                 verification = verify_file(store, entry) if entry else None
                 exported = _exported_records(context, table_key(spec), period)
@@ -101,35 +113,61 @@ def build_billing_checks(
                 rows_problems += [f"{month}: {p}" for p in verification.problems_of(*ROW_PROBLEMS)]
                 checksum_problems += [f"{month}: {p}" for p in verification.problems_of(*CHECKSUM_PROBLEMS)]
                 if exported is not None and exported != verification.expected_records:
-                    rows_problems.append(f"{month}: the export reported {exported} rows, the manifest says "
-                                         f"{verification.expected_records}")
-                rows_meta[month] = {"parquet": verification.parquet_records,
-                                    "manifest": verification.expected_records, "exported": exported}
-                checksum_meta[month] = {"bytes": verification.stored_bytes, "sha256": verification.sha256,
-                                        "storage_class": verification.storage_class}
-            for name, problems, meta in ((ROW_COUNT, rows_problems, rows_meta),
-                                         (CHECKSUM, checksum_problems, checksum_meta)):
+                    rows_problems.append(
+                        f"{month}: the export reported {exported} rows, the manifest says "
+                        f"{verification.expected_records}"
+                    )
+                rows_meta[month] = {
+                    "parquet": verification.parquet_records,
+                    "manifest": verification.expected_records,
+                    "exported": exported,
+                }
+                checksum_meta[month] = {
+                    "bytes": verification.stored_bytes,
+                    "sha256": verification.sha256,
+                    "storage_class": verification.storage_class,
+                }
+            for name, problems, meta in (
+                (ROW_COUNT, rows_problems, rows_meta),
+                (CHECKSUM, checksum_problems, checksum_meta),
+            ):
                 yield dg.AssetCheckResult(
-                    asset_key=table_key(spec), check_name=name, passed=not problems,
-                    severity=dg.AssetCheckSeverity.ERROR, description="; ".join(problems) or None,
+                    asset_key=table_key(spec),
+                    check_name=name,
+                    passed=not problems,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description="; ".join(problems) or None,
                     metadata={"by_period": dg.MetadataValue.json(meta), "problems": len(problems)},
                 )
         yield dg.AssetCheckResult(
-            asset_key=MANIFEST_KEY, check_name=LISTS_EVERY_TABLE, passed=not manifest_problems,
-            severity=dg.AssetCheckSeverity.ERROR, description="; ".join(manifest_problems) or None,
-            metadata={"expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
-                      "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods])},
+            asset_key=MANIFEST_KEY,
+            check_name=LISTS_EVERY_TABLE,
+            passed=not manifest_problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(manifest_problems) or None,
+            metadata={
+                "expected_tables": dg.MetadataValue.json([s.asset_name for s in specs]),
+                "periods": dg.MetadataValue.json([f"{p:%Y-%m}" for p in periods]),
+            },
         )
 
     monthly = [s for s in specs if not s.export.is_snapshot]
-    drift_specs = [dg.AssetCheckSpec(SOURCE_DRIFT, asset=table_key(s), blocking=False, partitions_def=partitions_def,
-                                     description="the database still holds as many rows for the month as were "
-                                                 "archived (a warning means late or deleted rows)")
-                   for s in monthly]
+    drift_specs = [
+        dg.AssetCheckSpec(
+            SOURCE_DRIFT,
+            asset=table_key(s),
+            blocking=False,
+            partitions_def=partitions_def,
+            description="the database still holds as many rows for the month as were "
+            "archived (a warning means late or deleted rows)",
+        )
+        for s in monthly
+    ]
 
     @dg.multi_asset_check(specs=drift_specs, name="billing_source_drift")
     def billing_source_drift(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
         billing_db: BillingDatabaseResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
@@ -143,19 +181,32 @@ def build_billing_checks(
                     for spec in monthly:
                         now_rows = session.query(
                             f"SELECT count(*) FROM {quote_qualified(spec.export.table)} "
-                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}")[0][0]
+                            f"WHERE {month_filter_sql(spec.export.time_column or '', period)}"
+                        )[0][0]
                         entry = file_entry(manifest, spec.asset_name) if manifest else None
                         counts[spec.asset_name][f"{period:%Y-%m}"] = {
-                            "archived": entry["records"] if entry else None, "in_database_now": int(now_rows)}
+                            "archived": entry["records"] if entry else None,
+                            "in_database_now": int(now_rows),
+                        }
         except Exception as exc:  # a warning check: report, never fail the run
             error = f"{type(exc).__name__}: {exc}"
         for spec in monthly:
-            drifted = {m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]}
+            drifted = {
+                m: c for m, c in counts[spec.asset_name].items() if c["archived"] != c["in_database_now"]
+            }
             yield dg.AssetCheckResult(
-                asset_key=table_key(spec), check_name=SOURCE_DRIFT, passed=error is None and not drifted,
+                asset_key=table_key(spec),
+                check_name=SOURCE_DRIFT,
+                passed=error is None and not drifted,
                 severity=dg.AssetCheckSeverity.WARN,
-                description=error or ("; ".join(f"{m}: archived {c['archived']}, database now has "
-                                                 f"{c['in_database_now']}" for m, c in drifted.items()) or None),
+                description=error
+                or (
+                    "; ".join(
+                        f"{m}: archived {c['archived']}, database now has {c['in_database_now']}"
+                        for m, c in drifted.items()
+                    )
+                    or None
+                ),
                 metadata={"by_period": dg.MetadataValue.json(counts[spec.asset_name])},
             )
 

@@ -31,15 +31,21 @@ class BillingTableSpec:
 BILLING_TABLES: tuple[BillingTableSpec, ...] = (
     BillingTableSpec(TableExport("credits", "credits", "credits"), "Purchase and grant ledger"),
     BillingTableSpec(TableExport("charges", "charges", "charges"), "Usage deduction ledger"),
-    BillingTableSpec(TableExport("google_play_purchases", "google_play_purchases", "google_play_purchases"),
-                     "Google Play in-app purchase records"),
+    BillingTableSpec(
+        TableExport("google_play_purchases", "google_play_purchases", "google_play_purchases"),
+        "Google Play in-app purchase records",
+    ),
     BillingTableSpec(TableExport("llm_usage_logs", "llm_usage_logs", "llm_usage_logs"), "LLM cost tracking"),
-    BillingTableSpec(TableExport("admin_audit_logs", "admin_audit_logs", "admin_audit_logs"),
-                     "Admin action audit trail"),
-    BillingTableSpec(TableExport("credit_checks", "credit_checks", "credit_checks"),
-                     "Usage authorization audit trail"),
-    BillingTableSpec(TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
-                     "Whole `accounts` table as of the month's archive run (reference data)"),
+    BillingTableSpec(
+        TableExport("admin_audit_logs", "admin_audit_logs", "admin_audit_logs"), "Admin action audit trail"
+    ),
+    BillingTableSpec(
+        TableExport("credit_checks", "credit_checks", "credit_checks"), "Usage authorization audit trail"
+    ),
+    BillingTableSpec(
+        TableExport("accounts", "accounts_snapshot", "accounts-snapshot", time_column=None),
+        "Whole `accounts` table as of the month's archive run (reference data)",
+    ),
 )
 
 

@@ -25,19 +25,31 @@ READABLE_EXPORT = "csv_is_a_usage_export"
 
 
 def build_circleci_checks(
-    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions, layout: ArchiveLayout = CIRCLECI_LAYOUT,
+    partitions_def: dg.PartitionsDefinition = circleci_weekly_partitions,
+    layout: ArchiveLayout = CIRCLECI_LAYOUT,
 ) -> list[dg.AssetChecksDefinition]:
     specs = [
-        dg.AssetCheckSpec(JOB_COUNT, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="the JSON holds exactly the CSV's distinct jobs, each once"),
-        dg.AssetCheckSpec(CREDIT_TOTALS, asset=USAGE_JSON, blocking=True, partitions_def=partitions_def,
-                          description="every credit column's total in the JSON (jobs and roll-ups) equals the "
-                                      "CSV's exact decimal sum"),
+        dg.AssetCheckSpec(
+            JOB_COUNT,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="the JSON holds exactly the CSV's distinct jobs, each once",
+        ),
+        dg.AssetCheckSpec(
+            CREDIT_TOTALS,
+            asset=USAGE_JSON,
+            blocking=True,
+            partitions_def=partitions_def,
+            description="every credit column's total in the JSON (jobs and roll-ups) equals the "
+            "CSV's exact decimal sum",
+        ),
     ]
 
     @dg.multi_asset_check(specs=specs, name="circleci_usage_integrity")
     def circleci_usage_integrity(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         job_problems: list[str] = []
@@ -62,21 +74,32 @@ def build_circleci_checks(
             credit_problems += [f"{key}: {p}" for p in credits]
             counts[key] = {"csv_distinct_jobs": csv_summary.jobs, "json_jobs": json_summary.jobs}
         yield dg.AssetCheckResult(
-            check_name=JOB_COUNT, asset_key=USAGE_JSON, passed=not job_problems,
-            description="; ".join(job_problems)[:2000] or None, metadata={"by_partition": dg.MetadataValue.json(counts)},
+            check_name=JOB_COUNT,
+            asset_key=USAGE_JSON,
+            passed=not job_problems,
+            description="; ".join(job_problems)[:2000] or None,
+            metadata={"by_partition": dg.MetadataValue.json(counts)},
         )
         yield dg.AssetCheckResult(
-            check_name=CREDIT_TOTALS, asset_key=USAGE_JSON, passed=not credit_problems,
-            description="; ".join(credit_problems)[:2000] or None, metadata={"problems": len(credit_problems)},
+            check_name=CREDIT_TOTALS,
+            asset_key=USAGE_JSON,
+            passed=not credit_problems,
+            description="; ".join(credit_problems)[:2000] or None,
+            metadata={"problems": len(credit_problems)},
         )
 
     csv_spec = dg.AssetCheckSpec(
-        READABLE_EXPORT, asset=USAGE_CSV, blocking=True, partitions_def=partitions_def,
-        description="the stored CSV has every required column, rows of the header's width and numeric credits")
+        READABLE_EXPORT,
+        asset=USAGE_CSV,
+        blocking=True,
+        partitions_def=partitions_def,
+        description="the stored CSV has every required column, rows of the header's width and numeric credits",
+    )
 
     @dg.multi_asset_check(specs=[csv_spec], name="circleci_usage_csv_readable")
     def circleci_usage_csv_readable(
-        context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+        context: dg.AssetCheckExecutionContext,
+        archive_store: ArchiveStoreResource,
     ) -> Iterator[dg.AssetCheckResult]:
         store = archive_store.get_store()
         problems: list[str] = []
@@ -91,8 +114,12 @@ def build_circleci_checks(
                     problems.append(f"{key}: {exc}")
                     continue
                 problems += [f"{key}: {p}" for p in csv_problems(path, csv_key)]
-        yield dg.AssetCheckResult(check_name=READABLE_EXPORT, asset_key=USAGE_CSV, passed=not problems,
-                                  description="; ".join(problems)[:2000] or None)
+        yield dg.AssetCheckResult(
+            check_name=READABLE_EXPORT,
+            asset_key=USAGE_CSV,
+            passed=not problems,
+            description="; ".join(problems)[:2000] or None,
+        )
 
     return [circleci_usage_integrity, circleci_usage_csv_readable]
 

@@ -41,17 +41,26 @@ def _reported_jobs(context: dg.AssetCheckExecutionContext, week: str) -> int | N
 @dg.multi_asset_check(
     name="github_actions_workflow_runs_integrity",
     specs=[
-        dg.AssetCheckSpec(EVERY_RUN_HAS_ITS_JOBS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
-                          description="every run GitHub listed for the week has as many job rows as GitHub "
-                                      "reported jobs (no run silently dropped), and no row lacks its run"),
-        dg.AssetCheckSpec(NO_DUPLICATE_JOB_ATTEMPTS, asset=WORKFLOW_RUNS_KEY, blocking=True,
-                          partitions_def=github_actions_weekly_partitions,
-                          description="no job attempt (job id) is stored twice"),
+        dg.AssetCheckSpec(
+            EVERY_RUN_HAS_ITS_JOBS,
+            asset=WORKFLOW_RUNS_KEY,
+            blocking=True,
+            partitions_def=github_actions_weekly_partitions,
+            description="every run GitHub listed for the week has as many job rows as GitHub "
+            "reported jobs (no run silently dropped), and no row lacks its run",
+        ),
+        dg.AssetCheckSpec(
+            NO_DUPLICATE_JOB_ATTEMPTS,
+            asset=WORKFLOW_RUNS_KEY,
+            blocking=True,
+            partitions_def=github_actions_weekly_partitions,
+            description="no job attempt (job id) is stored twice",
+        ),
     ],
 )
 def github_actions_workflow_runs_integrity(
-    context: dg.AssetCheckExecutionContext, archive_store: ArchiveStoreResource,
+    context: dg.AssetCheckExecutionContext,
+    archive_store: ArchiveStoreResource,
 ) -> Iterator[dg.AssetCheckResult]:
     store = archive_store.get_store()
     missing: list[str] = []
@@ -69,12 +78,20 @@ def github_actions_workflow_runs_integrity(
         duplicates += [f"{week}: {p}" for p in duplicate_attempt_problems(table)]
         reported = _reported_jobs(context, week)
         if reported is not None and reported != table.num_rows:
-            missing.append(f"{week}: the materialization reported {reported} jobs, the file holds {table.num_rows}")
-        counts[week] = {"rows": table.num_rows, "reported_jobs": reported,
-                        "runs": sum(len(e["runs"]) for e in info["repositories"].values())}
+            missing.append(
+                f"{week}: the materialization reported {reported} jobs, the file holds {table.num_rows}"
+            )
+        counts[week] = {
+            "rows": table.num_rows,
+            "reported_jobs": reported,
+            "runs": sum(len(e["runs"]) for e in info["repositories"].values()),
+        }
     for name, problems in ((EVERY_RUN_HAS_ITS_JOBS, missing), (NO_DUPLICATE_JOB_ATTEMPTS, duplicates)):
         yield dg.AssetCheckResult(
-            asset_key=WORKFLOW_RUNS_KEY, check_name=name, passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+            asset_key=WORKFLOW_RUNS_KEY,
+            check_name=name,
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(problems) or None,
             metadata={"by_week": dg.MetadataValue.json(counts), "problems": len(problems)},
         )

@@ -8,4 +8,5 @@ START_WEEK = "2025-01-06"  # a Monday; GitHub lists workflow runs of roughly the
 
 # day_offset=1: weeks start on Monday; end_offset=0: only weeks that have ended are offered.
 github_actions_weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=START_WEEK, day_offset=1, end_offset=0, timezone="UTC")
+    start_date=START_WEEK, day_offset=1, end_offset=0, timezone="UTC"
+)

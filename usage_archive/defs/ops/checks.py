@@ -20,14 +20,21 @@ MONTHLY_DEADLINE = "0 9 2 * *"
 WEEKLY_DEADLINE = "0 8 * * 1"
 
 monthly_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=MONTHLY_ASSETS, deadline_cron=MONTHLY_DEADLINE, timezone="UTC", severity=dg.AssetCheckSeverity.ERROR,
+    assets=MONTHLY_ASSETS,
+    deadline_cron=MONTHLY_DEADLINE,
+    timezone="UTC",
+    severity=dg.AssetCheckSeverity.ERROR,
 )
 weekly_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=WEEKLY_ASSETS, deadline_cron=WEEKLY_DEADLINE, timezone="UTC", severity=dg.AssetCheckSeverity.ERROR,
+    assets=WEEKLY_ASSETS,
+    deadline_cron=WEEKLY_DEADLINE,
+    timezone="UTC",
+    severity=dg.AssetCheckSeverity.ERROR,
 )
 freshness_checks = [*monthly_freshness_checks, *weekly_freshness_checks]
 
 freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, name="archive_freshness_checks",
+    freshness_checks=freshness_checks,
+    name="archive_freshness_checks",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )

@@ -26,7 +26,10 @@ RESTORE_POLL_SECONDS = 600  # S3 restores take hours; a HEAD per object every te
 def run_partition(tags: dict[str, str]) -> str | None:
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
     return f"{start}…{end}" if start and end else None
 
 
@@ -41,26 +44,35 @@ def failure_text(context: dg.RunFailureSensorContext) -> str:
     return "\n".join(parts) or (context.failure_event.message or "the run failed")
 
 
-@dg.run_failure_sensor(name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Post failed runs to ALERT_WEBHOOK_URL (Slack-compatible).")
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Post failed runs to ALERT_WEBHOOK_URL (Slack-compatible).",
+)
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alert_webhook: AlertWebhookResource) -> None:
     run = context.dagster_run
     partition = run_partition(dict(run.tags))
     if not alert_webhook.enabled:
-        context.log.info(f"run {run.run_id} of {run.job_name} failed; ALERT_WEBHOOK_URL is not set, no alert sent")
+        context.log.info(
+            f"run {run.run_id} of {run.job_name} failed; ALERT_WEBHOOK_URL is not set, no alert sent"
+        )
         return
     try:
-        alert_webhook.send_failure(job_name=run.job_name, run_id=run.run_id, error=failure_text(context),
-                                   partition=partition)
+        alert_webhook.send_failure(
+            job_name=run.job_name, run_id=run.run_id, error=failure_text(context), partition=partition
+        )
     except AlertError as exc:  # says host and status only
         context.log.error(f"could not alert about run {run.run_id}: {exc}")
         raise
     context.log.info(f"alert sent for run {run.run_id} of {run.job_name}")
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="alert_on_stale_archive",
-                      default_status=dg.DefaultSensorStatus.RUNNING,
-                      description="Post failed freshness checks (a month or week archived late) to the webhook.")
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="alert_on_stale_archive",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Post failed freshness checks (a month or week archived late) to the webhook.",
+)
 def alert_on_stale_archive(context: dg.RunStatusSensorContext, alert_webhook: AlertWebhookResource) -> None:
     run = context.dagster_run
     stale = []
@@ -68,7 +80,9 @@ def alert_on_stale_archive(context: dg.RunStatusSensorContext, alert_webhook: Al
         evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
         if evaluation is None or evaluation.check_name != FRESHNESS_CHECK_NAME or evaluation.passed:
             continue
-        stale.append(f"{evaluation.asset_key.to_user_string()}: {evaluation.description or 'not archived on time'}")
+        stale.append(
+            f"{evaluation.asset_key.to_user_string()}: {evaluation.description or 'not archived on time'}"
+        )
     if not stale:
         return
     if not alert_webhook.enabled:
@@ -77,23 +91,33 @@ def alert_on_stale_archive(context: dg.RunStatusSensorContext, alert_webhook: Al
     alert_webhook.send_text("Archive not on time", stale, link=run_url(alert_webhook.ui_url, run.run_id))
 
 
-def _notify_restored(context: dg.SensorEvaluationContext, alert_webhook: AlertWebhookResource,
-                     record: dict[str, Any]) -> None:
+def _notify_restored(
+    context: dg.SensorEvaluationContext, alert_webhook: AlertWebhookResource, record: dict[str, Any]
+) -> None:
     if not alert_webhook.enabled:
         return
-    lines = [summarise(record), f"fetch it: usage-archive fetch --period {record['period']} --to DIR "
-                                f"(readable for {record['days']} days)"]
+    lines = [
+        summarise(record),
+        f"fetch it: usage-archive fetch --period {record['period']} --to DIR "
+        f"(readable for {record['days']} days)",
+    ]
     try:
         alert_webhook.send_text(f"Restore of {record['period']} complete", lines)
     except AlertError as exc:  # a missed notice must not hold back the verify run
         context.log.error(f"could not post the restore notice: {exc}")
 
 
-@dg.sensor(name="restore_completed", job=archive_verify_job, minimum_interval_seconds=RESTORE_POLL_SECONDS,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Report when requested Glacier restores have completed, then verify the restored month.")
+@dg.sensor(
+    name="restore_completed",
+    job=archive_verify_job,
+    minimum_interval_seconds=RESTORE_POLL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Report when requested Glacier restores have completed, then verify the restored month.",
+)
 def restore_completed(
-    context: dg.SensorEvaluationContext, archive_store: ArchiveStoreResource, alert_webhook: AlertWebhookResource,
+    context: dg.SensorEvaluationContext,
+    archive_store: ArchiveStoreResource,
+    alert_webhook: AlertWebhookResource,
 ) -> dg.SkipReason | list[dg.RunRequest]:
     store = archive_store.get_store()
     if not isinstance(store, S3ArchiveStore):
@@ -110,11 +134,13 @@ def restore_completed(
         context.log.info(summarise(polled))
         if polled["status"] == "complete":
             _notify_restored(context, alert_webhook, polled)
-            requests.append(dg.RunRequest(
-                run_key=f"restored-{polled['period']}-{polled['requested_at']}",
-                run_config={"ops": {"verify_archive": {"config": {"period": polled["period"]}}}},
-                tags={"usage_archive/restored": polled["period"]},
-            ))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"restored-{polled['period']}-{polled['requested_at']}",
+                    run_config={"ops": {"verify_archive": {"config": {"period": polled["period"]}}}},
+                    tags={"usage_archive/restored": polled["period"]},
+                )
+            )
         else:
             waiting.append(summarise(polled))
     if requests:

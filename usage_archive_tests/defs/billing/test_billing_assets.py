@@ -30,8 +30,14 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.Asset
 
 
 def _materialize(archive: str, db: str | None, instance: dg.DagsterInstance | None = None, **kwargs):
-    return dg.materialize(ASSETS, resources=_resources(archive, db), partition_key=PARTITION,
-                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, **kwargs)
+    return dg.materialize(
+        ASSETS,
+        resources=_resources(archive, db),
+        partition_key=PARTITION,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        **kwargs,
+    )
 
 
 def test_month_materializes_and_every_check_passes(billing_db: str, tmp_path) -> None:
@@ -70,19 +76,26 @@ def test_integrity_checks_catch_a_tampered_archive(billing_db: str, tmp_path, ta
 
     verify = defs.resolve_job_def("billing_archive_verify")
     result = verify.execute_in_process(
-        instance=instance, tags={"dagster/partition": PARTITION}, raise_on_error=False,
+        instance=instance,
+        tags={"dagster/partition": PARTITION},
+        raise_on_error=False,
         resources=_resources(str(tmp_path), billing_db),
     )
     assert not result.success  # blocking checks fail the run
     checks = _checks(result)
     failed = {key for key, e in checks.items() if not e.passed}
     expected = {
-        "delete": {("billing/charges", "row_count_matches_manifest"), ("billing/charges", "checksum_matches_manifest")},
+        "delete": {
+            ("billing/charges", "row_count_matches_manifest"),
+            ("billing/charges", "checksum_matches_manifest"),
+        },
         "bytes": {("billing/charges", "checksum_matches_manifest")},
         "manifest_count": {("billing/charges", "row_count_matches_manifest")},
-        "manifest_drops_table": {("billing/charges", "row_count_matches_manifest"),
-                                 ("billing/charges", "checksum_matches_manifest"),
-                                 ("billing/manifest", "lists_every_table")},
+        "manifest_drops_table": {
+            ("billing/charges", "row_count_matches_manifest"),
+            ("billing/charges", "checksum_matches_manifest"),
+            ("billing/manifest", "lists_every_table"),
+        },
     }[tamper]
     assert expected <= failed
     # a flipped byte in the middle of a Parquet page may or may not break decoding; nothing else may fail
@@ -93,7 +106,10 @@ def test_untampered_archive_verifies(billing_db: str, tmp_path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     assert _materialize(str(tmp_path), billing_db, instance).success
     result = defs.resolve_job_def("billing_archive_verify").execute_in_process(
-        instance=instance, tags={"dagster/partition": PARTITION}, resources=_resources(str(tmp_path), billing_db))
+        instance=instance,
+        tags={"dagster/partition": PARTITION},
+        resources=_resources(str(tmp_path), billing_db),
+    )
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
 
 
@@ -101,14 +117,19 @@ def test_late_rows_raise_a_warning_not_a_failure(billing_db: str, tmp_path) -> N
     instance = dg.DagsterInstance.ephemeral()
     assert _materialize(str(tmp_path), billing_db, instance).success
     with psycopg2.connect(billing_db) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO charges (account_id, amount, created_at) "
-                    "SELECT id, 9.99, '2026-09-15Z' FROM accounts LIMIT 2")
+        cur.execute(
+            "INSERT INTO charges (account_id, amount, created_at) "
+            "SELECT id, 9.99, '2026-09-15Z' FROM accounts LIMIT 2"
+        )
     drift_job = dg.Definitions(
-        assets=ASSETS[:1], asset_checks=[billing_source_drift], resources=_resources(str(tmp_path), billing_db),
+        assets=ASSETS[:1],
+        asset_checks=[billing_source_drift],
+        resources=_resources(str(tmp_path), billing_db),
         jobs=[dg.define_asset_job("drift", selection=dg.AssetSelection.checks(billing_source_drift))],
     ).resolve_job_def("drift")
-    result = drift_job.execute_in_process(instance=instance, tags={"dagster/partition": PARTITION},
-                                          raise_on_error=False)
+    result = drift_job.execute_in_process(
+        instance=instance, tags={"dagster/partition": PARTITION}, raise_on_error=False
+    )
     assert result.success  # non-blocking
     checks = _checks(result)
     drift = checks[("billing/charges", "source_row_count_unchanged")]

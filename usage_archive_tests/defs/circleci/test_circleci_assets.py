@@ -55,12 +55,19 @@ def s3_store(s3_client, bucket: str) -> S3ArchiveStore:
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
-    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
 
 
-def test_week_is_archived_as_csv_and_json_and_every_check_passes(usage_api, moto_endpoint, s3_bucket, s3_client):
-    result = dg.materialize(ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket))
+def test_week_is_archived_as_csv_and_json_and_every_check_passes(
+    usage_api, moto_endpoint, s3_bucket, s3_client
+):
+    result = dg.materialize(
+        ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket)
+    )
     assert result.success
     assert check_results(result) == {JOB_COUNT: True, CREDIT_TOTALS: True, READABLE_EXPORT: True}
     store = s3_store(s3_client, s3_bucket)
@@ -79,19 +86,30 @@ def test_week_is_archived_as_csv_and_json_and_every_check_passes(usage_api, moto
     assert usage_api.posts == 1 and not store.exists(export_job_key("org-a", LAST_WEEK))
 
 
-@pytest.mark.parametrize(("settings", "variable"), [({"token": None}, "CIRCLECI_TOKEN"),
-                                                     ({"org_ids": None}, "CIRCLECI_ORG_ID")])
-def test_missing_settings_fail_with_the_variable_name(usage_api, moto_endpoint, s3_bucket, settings, variable):
-    result = dg.materialize([usage_csv], partition_key=WEEK, raise_on_error=False,
-                            resources=resources(usage_api, moto_endpoint, s3_bucket, **settings))
+@pytest.mark.parametrize(
+    ("settings", "variable"), [({"token": None}, "CIRCLECI_TOKEN"), ({"org_ids": None}, "CIRCLECI_ORG_ID")]
+)
+def test_missing_settings_fail_with_the_variable_name(
+    usage_api, moto_endpoint, s3_bucket, settings, variable
+):
+    result = dg.materialize(
+        [usage_csv],
+        partition_key=WEEK,
+        raise_on_error=False,
+        resources=resources(usage_api, moto_endpoint, s3_bucket, **settings),
+    )
     assert not result.success
     failure = result.failure_data_for_node("circleci__usage_csv")
     assert f"{variable} is not set" in failure.error.message and usage_api.requests == []
 
 
 def test_bad_token_fails_naming_the_setting_without_the_token(usage_api, moto_endpoint, s3_bucket):
-    result = dg.materialize([usage_csv], partition_key=WEEK, raise_on_error=False,
-                            resources=resources(usage_api, moto_endpoint, s3_bucket, token="tok-wrong-55"))
+    result = dg.materialize(
+        [usage_csv],
+        partition_key=WEEK,
+        raise_on_error=False,
+        resources=resources(usage_api, moto_endpoint, s3_bucket, token="tok-wrong-55"),
+    )
     message = result.failure_data_for_node("circleci__usage_csv").error.message
     assert "401" in message and "CIRCLECI_TOKEN" in message
     assert "tok-wrong-55" not in " ".join(str(e) for e in result.all_events)
@@ -103,29 +121,42 @@ def test_checks_fail_when_the_stored_files_are_corrupted(usage_api, moto_endpoin
     store = s3_store(s3_client, s3_bucket)
     stem = f"circleci-usage-data/usage-data-{WEEK}-to-{NEXT}"
     document = json.loads(store.get_bytes(f"{stem}-hierarchical.json"))
-    workflow, job = next((w, j) for p in document["pipelines"] for w in p["workflows"] for j in w["jobs"]
-                         if j["credits"]["total"])
+    workflow, job = next(
+        (w, j)
+        for p in document["pipelines"]
+        for w in p["workflows"]
+        for j in w["jobs"]
+        if j["credits"]["total"]
+    )
     workflow["jobs"].remove(job)  # one job (with credits) lost
     store.put_bytes(f"{stem}-hierarchical.json", json.dumps(document).encode())
-    verify = dg.Definitions(assets=ASSETS[:2], asset_checks=ASSETS[2:], jobs=[circleci_usage_verify_job],
-                            resources=res).resolve_job_def("circleci_usage_verify")
+    verify = dg.Definitions(
+        assets=ASSETS[:2], asset_checks=ASSETS[2:], jobs=[circleci_usage_verify_job], resources=res
+    ).resolve_job_def("circleci_usage_verify")
     result = verify.execute_in_process(tags={"dagster/partition": WEEK}, raise_on_error=False)
     assert check_results(result) == {JOB_COUNT: False, CREDIT_TOTALS: False, READABLE_EXPORT: True}
     # A CSV without its WORKFLOW_ID column fails the CSV check.
     lines = store.get_bytes(f"{stem}.csv").decode().splitlines()
-    store.put_bytes(f"{stem}.csv", "\n".join(line.replace("WORKFLOW_ID", "WORKFLOW") for line in lines).encode())
+    store.put_bytes(
+        f"{stem}.csv", "\n".join(line.replace("WORKFLOW_ID", "WORKFLOW") for line in lines).encode()
+    )
     result = verify.execute_in_process(tags={"dagster/partition": WEEK}, raise_on_error=False)
     assert check_results(result)[READABLE_EXPORT] is False
 
 
 def test_a_part_that_cannot_be_read_stops_the_run_before_anything_is_stored(
-        usage_api, moto_endpoint, s3_bucket, s3_client):
+    usage_api, moto_endpoint, s3_bucket, s3_client
+):
     # A row cut short in the second part: the merge refuses it (naming the part and line) and stores nothing.
     broken = gzip.decompress(usage_api.parts[1]).decode().splitlines()
     broken[2] = '","'.join(broken[2].split('","')[:20]) + '"'
     usage_api.parts[1] = gzip.compress(("\n".join(broken) + "\n").encode())
-    result = dg.materialize(ASSETS, partition_key=WEEK, raise_on_error=False,
-                            resources=resources(usage_api, moto_endpoint, s3_bucket))
+    result = dg.materialize(
+        ASSETS,
+        partition_key=WEEK,
+        raise_on_error=False,
+        resources=resources(usage_api, moto_endpoint, s3_bucket),
+    )
     assert not result.success
     message = result.failure_data_for_node("circleci__usage_csv").error.message
     assert "part 2 line 3 has 20 fields, the header has 48" in message
@@ -134,32 +165,54 @@ def test_a_part_that_cannot_be_read_stops_the_run_before_anything_is_stored(
     assert list(s3_store(s3_client, s3_bucket).list("circleci-usage-data/usage-data-")) == []
 
 
-def test_several_orgs_are_archived_in_their_own_folders(usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path):
+def test_several_orgs_are_archived_in_their_own_folders(
+    usage_api, moto_endpoint, s3_bucket, s3_client, tmp_path
+):
     orgs = ("org-a", "org-b")
     partitions = build_partitions(orgs, "2025-01-06")
     layout = ArchiveLayout(orgs)
-    assets = [*build_circleci_assets(partitions, layout, retry_policy=None), *build_circleci_checks(partitions, layout)]
+    assets = [
+        *build_circleci_assets(partitions, layout, retry_policy=None),
+        *build_circleci_checks(partitions, layout),
+    ]
     usage_api.parts = gzip_parts(tmp_path, 60, 2, org_id="org-b")
-    result = dg.materialize(assets, partition_key=f"org-b|{WEEK}",
-                            resources=resources(usage_api, moto_endpoint, s3_bucket, org_ids="org-a,org-b"))
+    result = dg.materialize(
+        assets,
+        partition_key=f"org-b|{WEEK}",
+        resources=resources(usage_api, moto_endpoint, s3_bucket, org_ids="org-a,org-b"),
+    )
     assert result.success and all(check_results(result).values())
     keys = {o.key for o in s3_store(s3_client, s3_bucket).list("circleci-usage-data/")}
-    assert keys == {f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}.csv",
-                    f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-hierarchical.json"}
+    assert keys == {
+        f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}.csv",
+        f"circleci-usage-data/org-b/usage-data-{WEEK}-to-{NEXT}-hierarchical.json",
+    }
     assert all("/organizations/org-b/" in r.path for r in usage_api.requests if "usage_export_job" in r.path)
 
 
 def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_a_post(
-        usage_api, moto_endpoint, s3_bucket, s3_client):
+    usage_api, moto_endpoint, s3_bucket, s3_client
+):
     usage_api.hold = True  # the export stays "processing" while the first run polls
     store = s3_store(s3_client, s3_bucket)
-    child = multiprocessing.get_context("spawn").Process(target=materialize_usage_csv_in_child, args=(
-        f"s3://{s3_bucket}/{PREFIX}", moto_endpoint, usage_api.base_url, usage_api.token, "org-a", WEEK))
+    child = multiprocessing.get_context("spawn").Process(
+        target=materialize_usage_csv_in_child,
+        args=(
+            f"s3://{s3_bucket}/{PREFIX}",
+            moto_endpoint,
+            usage_api.base_url,
+            usage_api.token,
+            "org-a",
+            WEEK,
+        ),
+    )
     child.start()
     try:
         deadline = time.monotonic() + 60
         while not store.exists(export_job_key("org-a", LAST_WEEK)):
-            assert child.is_alive() and time.monotonic() < deadline, "the first run never created its export job"
+            assert child.is_alive() and time.monotonic() < deadline, (
+                "the first run never created its export job"
+            )
             time.sleep(0.05)
     finally:
         child.kill()
@@ -167,7 +220,9 @@ def test_a_run_that_dies_after_creating_the_job_is_finished_by_the_next_without_
     assert usage_api.posts == 1
     job_id = json.loads(store.get_bytes(export_job_key("org-a", LAST_WEEK)))["usage_export_job_id"]
     usage_api.hold = False
-    result = dg.materialize(ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket))
+    result = dg.materialize(
+        ASSETS, partition_key=WEEK, resources=resources(usage_api, moto_endpoint, s3_bucket)
+    )
     assert result.success and usage_api.posts == 1  # no second POST
     metadata = result.asset_materializations_for_node("circleci__usage_csv")[0].metadata
     assert metadata["export_job_id"].value == job_id and metadata["resumed_export_job"].value is True

@@ -36,10 +36,23 @@ def populate(github: FakeGitHub) -> None:
         {"id": 4, "name": "Old", "path": ".github/workflows/old.yml", "state": "disabled_manually"},
     ]
     ci = make_run(101, MONDAY + timedelta(hours=10), run_attempt=2, repository="octo/api")
-    api.add_run(ci, [make_job(1001, ci, attempt=1, run_seconds=61), make_job(1002, ci, attempt=2, run_seconds=30),
-                     make_job(1003, ci, attempt=2, run_seconds=200, labels=["windows-latest"], name="test")])
-    nightly = make_run(102, MONDAY + timedelta(days=1), workflow_id=2, name="Nightly",
-                       path=".github/workflows/nightly.yml", event="schedule", repository="octo/api")
+    api.add_run(
+        ci,
+        [
+            make_job(1001, ci, attempt=1, run_seconds=61),
+            make_job(1002, ci, attempt=2, run_seconds=30),
+            make_job(1003, ci, attempt=2, run_seconds=200, labels=["windows-latest"], name="test"),
+        ],
+    )
+    nightly = make_run(
+        102,
+        MONDAY + timedelta(days=1),
+        workflow_id=2,
+        name="Nightly",
+        path=".github/workflows/nightly.yml",
+        event="schedule",
+        repository="octo/api",
+    )
     api.add_run(nightly, [make_job(1004, nightly, run_seconds=600, labels=["macos-14"])])
     broken = make_run(103, MONDAY + timedelta(days=2), conclusion="startup_failure", repository="octo/api")
     api.add_run(broken, [])
@@ -49,10 +62,18 @@ def populate(github: FakeGitHub) -> None:
     github.organizations["octo-labs"] = ["octo-labs/tool"]
     tool = github.repository("octo-labs/tool")
     tool.workflows = [{"id": 7, "name": "Build", "path": ".github/workflows/build.yml", "state": "active"}]
-    build = make_run(201, MONDAY + timedelta(days=6, hours=23, minutes=59, seconds=59), workflow_id=7,
-                     name="Build", path=".github/workflows/build.yml", repository="octo-labs/tool")
-    tool.add_run(build, [make_job(2001, build, run_seconds=900, labels=["self-hosted", "linux"],
-                                  runner_group="Default")])
+    build = make_run(
+        201,
+        MONDAY + timedelta(days=6, hours=23, minutes=59, seconds=59),
+        workflow_id=7,
+        name="Build",
+        path=".github/workflows/build.yml",
+        repository="octo-labs/tool",
+    )
+    tool.add_run(
+        build,
+        [make_job(2001, build, run_seconds=900, labels=["self-hosted", "linux"], runner_group="Default")],
+    )
 
 
 @pytest.fixture
@@ -69,11 +90,16 @@ def repositories_file(tmp_path: Path) -> Path:
     return path
 
 
-def github_resource(github: FakeGitHub, repositories_file: Path, token: str | None = TOKEN
-                    ) -> dg.ResourceDefinition:
+def github_resource(
+    github: FakeGitHub, repositories_file: Path, token: str | None = TOKEN
+) -> dg.ResourceDefinition:
     """The resource with the fake server's clock; hardcoded, so Dagster does not rebuild it from config."""
-    resource = GitHubResource(token=token, api_url=github.api_url, repositories_file=str(repositories_file),
-                              max_rate_limit_wait_seconds=5).with_clock(github.clock.sleep, github.clock.time)
+    resource = GitHubResource(
+        token=token,
+        api_url=github.api_url,
+        repositories_file=str(repositories_file),
+        max_rate_limit_wait_seconds=5,
+    ).with_clock(github.clock.sleep, github.clock.time)
     return dg.ResourceDefinition.hardcoded_resource(resource)
 
 

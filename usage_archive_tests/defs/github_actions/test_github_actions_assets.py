@@ -26,10 +26,20 @@ from usage_archive_tests.fakes.github_api import FakeGitHub
 ASSETS = [workflow_runs, github_actions_workflow_runs_integrity]
 
 
-def materialize(store: ArchiveStoreResource, github: FakeGitHub, repositories_file: Path,
-                instance: dg.DagsterInstance | None = None, **kwargs: object) -> dg.ExecuteInProcessResult:
-    return dg.materialize(ASSETS, partition_key=WEEK, raise_on_error=False, instance=instance, resources={
-        "archive_store": store, "github": github_resource(github, repositories_file, **kwargs)})
+def materialize(
+    store: ArchiveStoreResource,
+    github: FakeGitHub,
+    repositories_file: Path,
+    instance: dg.DagsterInstance | None = None,
+    **kwargs: object,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        ASSETS,
+        partition_key=WEEK,
+        raise_on_error=False,
+        instance=instance,
+        resources={"archive_store": store, "github": github_resource(github, repositories_file, **kwargs)},
+    )
 
 
 def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
@@ -41,8 +51,9 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckE
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def test_a_week_into_s3_with_metrics_and_passing_checks(github: FakeGitHub, repositories_file: Path,
-                                                        moto_endpoint: str, s3_bucket: str, s3_client) -> None:
+def test_a_week_into_s3_with_metrics_and_passing_checks(
+    github: FakeGitHub, repositories_file: Path, moto_endpoint: str, s3_bucket: str, s3_client
+) -> None:
     store = ArchiveStoreResource(url=f"s3://{s3_bucket}/archive", s3=S3Resource(endpoint_url=moto_endpoint))
     result = materialize(store, github, repositories_file)
     assert result.success
@@ -58,8 +69,9 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(github: FakeGitHub, repo
     assert rows[1001]["started_at"] == datetime(2026, 1, 5, 10, 0, 5, tzinfo=timezone.utc)
     assert info["repositories"]["octo/api"]["runs"][2] == [103, 1, 1, 0]  # the run without jobs is listed
     assert pq.read_schema(io.BytesIO(body)).field("completed_at").type == pa.timestamp("us", tz="UTC")
-    assert not [o for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
-                if ".progress" in o["Key"]]  # progress is gone once the week is stored
+    assert not [
+        o for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", []) if ".progress" in o["Key"]
+    ]  # progress is gone once the week is stored
 
     metadata = metadata_of(result)
     assert (metadata["runs"], metadata["jobs"], metadata["billable_minutes"]) == (4, 5, 17)
@@ -68,15 +80,19 @@ def test_a_week_into_s3_with_metrics_and_passing_checks(github: FakeGitHub, repo
     slowest = metadata["slowest_workflows"].split("\n")[2:]
     assert [line.split(" | ")[1] for line in slowest] == ["Build", "Nightly", "CI"]
     assert metadata["inactive_workflows"] == [
-        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}]
+        {"repository": "octo/api", "workflow": "Release", "path": ".github/workflows/release.yml"}
+    ]
     assert all(e.passed for e in check_results(result).values())
     assert set(check_results(result)) == {"every_run_has_its_jobs", "no_duplicate_job_attempts"}
     assert not github.paths("/timing")
 
 
-def test_a_retried_run_resumes_after_a_404(github: FakeGitHub, repositories_file: Path,
-                                           local_store: ArchiveStoreResource) -> None:
-    repositories_file.write_text(REPOSITORIES_YML.replace("organizations:", "  - octo/zz-private\norganizations:"))
+def test_a_retried_run_resumes_after_a_404(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource
+) -> None:
+    repositories_file.write_text(
+        REPOSITORIES_YML.replace("organizations:", "  - octo/zz-private\norganizations:")
+    )
     failed = materialize(local_store, github, repositories_file)
     assert not failed.success
     failure = failed.failure_data_for_node("github_actions__workflow_runs").error.message
@@ -84,23 +100,27 @@ def test_a_retried_run_resumes_after_a_404(github: FakeGitHub, repositories_file
     store = local_store.get_store()
     assert not store.exists(archive_key(WEEK))  # nothing half-written
     progress = sorted(o.key for o in store.list("github-actions-usage/.progress/"))
-    assert progress == ["github-actions-usage/.progress/2026-01-05/done/octo-labs/tool.parquet",
-                        "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet"]
+    assert progress == [
+        "github-actions-usage/.progress/2026-01-05/done/octo-labs/tool.parquet",
+        "github-actions-usage/.progress/2026-01-05/done/octo/api.parquet",
+    ]
 
     github.repository("octo/zz-private")  # access granted
     github.requests.clear()
     retried = materialize(local_store, github, repositories_file)
     assert retried.success
-    assert github.paths("/repos/") == ["/repos/octo/zz-private/actions/workflows",
-                                       "/repos/octo/zz-private/actions/runs"]
+    assert github.paths("/repos/") == [
+        "/repos/octo/zz-private/actions/workflows",
+        "/repos/octo/zz-private/actions/runs",
+    ]
     assert metadata_of(retried)["resumed_repositories"] == ["octo-labs/tool", "octo/api"]
     assert metadata_of(retried)["jobs"] == 5
     assert list(store.list("github-actions-usage/.progress/")) == []
 
 
-def test_failures_are_clear_and_never_show_the_token(github: FakeGitHub, repositories_file: Path,
-                                                     local_store: ArchiveStoreResource, tmp_path: Path,
-                                                     capsys) -> None:
+def test_failures_are_clear_and_never_show_the_token(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource, tmp_path: Path, capsys
+) -> None:
     wrong = "ghp_this_is_a_secret_that_must_not_leak"
     cases = [
         ({"token": None}, repositories_file, "GITHUB_TOKEN is not set"),
@@ -135,18 +155,23 @@ def _verify(store: ArchiveStoreResource, instance: dg.DagsterInstance) -> dict[s
     """The verify job: only the checks, on what is stored, for the week's partition. Blocking checks: the run
     fails exactly when a check fails."""
     # Only this source's definitions: the test does not depend on the other sources loading.
-    defs = dg.Definitions(assets=[workflow_runs], asset_checks=[github_actions_workflow_runs_integrity],
-                          jobs=[github_actions_verify_job],
-                          resources={"archive_store": store, "github": GitHubResource()})
+    defs = dg.Definitions(
+        assets=[workflow_runs],
+        asset_checks=[github_actions_workflow_runs_integrity],
+        jobs=[github_actions_verify_job],
+        resources={"archive_store": store, "github": GitHubResource()},
+    )
     result = defs.resolve_job_def("github_actions_verify").execute_in_process(
-        instance=instance, tags={"dagster/partition": WEEK}, raise_on_error=False)
+        instance=instance, tags={"dagster/partition": WEEK}, raise_on_error=False
+    )
     checks = check_results(result)
     assert result.success == all(e.passed for e in checks.values())
     return checks
 
 
-def test_checks_fail_on_a_dropped_run_and_a_duplicated_attempt(github: FakeGitHub, repositories_file: Path,
-                                                               local_store: ArchiveStoreResource) -> None:
+def test_checks_fail_on_a_dropped_run_and_a_duplicated_attempt(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource
+) -> None:
     instance = dg.DagsterInstance.ephemeral()
     assert materialize(local_store, github, repositories_file, instance).success
     assert all(e.passed for e in _verify(local_store, instance).values())
@@ -155,30 +180,40 @@ def test_checks_fail_on_a_dropped_run_and_a_duplicated_attempt(github: FakeGitHu
     checks = _verify(local_store, instance)
     assert not checks["every_run_has_its_jobs"].passed
     assert "octo/api run 102: 0 job rows, GitHub reported 1" in checks["every_run_has_its_jobs"].description
-    assert "the materialization reported 5 jobs, the file holds 4" in checks["every_run_has_its_jobs"].description
+    assert (
+        "the materialization reported 5 jobs, the file holds 4"
+        in checks["every_run_has_its_jobs"].description
+    )
     assert checks["no_duplicate_job_attempts"].passed
 
     assert materialize(local_store, github, repositories_file, instance).success
     _tamper(local_store, lambda t: pa.concat_tables([t, t.slice(0, 1)]))
     checks = _verify(local_store, instance)
     assert not checks["no_duplicate_job_attempts"].passed
-    assert "job 2001 stored 2 times (run 201 attempt 1, run 201 attempt 1)" in checks["no_duplicate_job_attempts"].description
+    assert (
+        "job 2001 stored 2 times (run 201 attempt 1, run 201 attempt 1)"
+        in checks["no_duplicate_job_attempts"].description
+    )
 
 
 def test_a_run_whose_jobs_do_not_all_list_fails_before_anything_is_stored(
-        github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource) -> None:
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource
+) -> None:
     # GitHub counts a job for run 101 that its listing never returns: the run fails, nothing is stored.
     github.repository("octo/api").jobs[101].append(dict(github.repository("octo/api").jobs[101][0], id=1001))
     result = materialize(local_store, github, repositories_file)
     assert not result.success
-    assert "run 101: GitHub reported 4 jobs but listed 3" in result.failure_data_for_node(
-        "github_actions__workflow_runs").error.message
+    assert (
+        "run 101: GitHub reported 4 jobs but listed 3"
+        in result.failure_data_for_node("github_actions__workflow_runs").error.message
+    )
     assert all(s.blocking for s in github_actions_workflow_runs_integrity.check_specs)
     assert not local_store.get_store().exists(archive_key(WEEK))
 
 
-def test_rate_limit_waits_use_the_resource_clock(github: FakeGitHub, repositories_file: Path,
-                                                 local_store: ArchiveStoreResource) -> None:
+def test_rate_limit_waits_use_the_resource_clock(
+    github: FakeGitHub, repositories_file: Path, local_store: ArchiveStoreResource
+) -> None:
     github.secondary = [(429, 3)]
     github.set_rate_limit(limit=4, window_seconds=4)
     result = materialize(local_store, github, repositories_file)

@@ -23,8 +23,9 @@ BILLING_TAG = {"usage_archive/database": "billing"}
 
 
 @pytest.fixture
-def deployed_instance(fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                      ) -> Iterator[dg.DagsterInstance]:
+def deployed_instance(
+    fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -39,10 +40,13 @@ def deployed_instance(fresh_database: str, tmp_path: Path, monkeypatch: pytest.M
         yield instance
 
 
-def test_runs_and_events_are_stored_in_postgres(deployed_instance: dg.DagsterInstance, fresh_database: str,
-                                                tmp_path: Path) -> None:
+def test_runs_and_events_are_stored_in_postgres(
+    deployed_instance: dg.DagsterInstance, fresh_database: str, tmp_path: Path
+) -> None:
     result = bucket_check_job.execute_in_process(
-        instance=deployed_instance, resources={"archive_store": ArchiveStoreResource(url=str(tmp_path / "archive"))})
+        instance=deployed_instance,
+        resources={"archive_store": ArchiveStoreResource(url=str(tmp_path / "archive"))},
+    )
     assert result.success
     with psycopg2.connect(fresh_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT pipeline_name, status FROM runs WHERE run_id = %s", (result.run_id,))
@@ -60,8 +64,10 @@ def test_run_queue_lets_one_billing_export_run_at_a_time(deployed_instance: dg.D
 
     assert isinstance(deployed_instance.run_coordinator, QueuedRunCoordinator)
     queue = deployed_instance.get_concurrency_config().run_queue_config
-    assert any(limit["key"] == "usage_archive/database" and limit.get("value") == "billing" and limit["limit"] == 1
-               for limit in queue.tag_concurrency_limits)
+    assert any(
+        limit["key"] == "usage_archive/database" and limit.get("value") == "billing" and limit["limit"] == 1
+        for limit in queue.tag_concurrency_limits
+    )
 
     from dagster._core.remote_origin import (
         InProcessCodeLocationOrigin,
@@ -74,13 +80,17 @@ def test_run_queue_lets_one_billing_export_run_at_a_time(deployed_instance: dg.D
     origin = RemoteJobOrigin(
         repository_origin=RemoteRepositoryOrigin(
             code_location_origin=InProcessCodeLocationOrigin(
-                LoadableTargetOrigin(module_name="usage_archive.definitions"), location_name="usage_archive"),
-            repository_name="__repository__"),
-        job_name=bucket_check_job.name)
+                LoadableTargetOrigin(module_name="usage_archive.definitions"), location_name="usage_archive"
+            ),
+            repository_name="__repository__",
+        ),
+        job_name=bucket_check_job.name,
+    )
 
     def queued(tags: dict[str, str]) -> str:
-        run = deployed_instance.create_run_for_job(bucket_check_job, tags=tags, status=dg.DagsterRunStatus.QUEUED,
-                                                   remote_job_origin=origin)
+        run = deployed_instance.create_run_for_job(
+            bucket_check_job, tags=tags, status=dg.DagsterRunStatus.QUEUED, remote_job_origin=origin
+        )
         return run.run_id
 
     billing = [queued({**BILLING_TAG, "dagster/partition": month}) for month in ("2025-01-01", "2025-02-01")]
@@ -89,11 +99,16 @@ def test_run_queue_lets_one_billing_export_run_at_a_time(deployed_instance: dg.D
 
     def dequeued() -> set[str]:
         config = deployed_instance.get_concurrency_config()
-        return {r.run_id for r in daemon._get_runs_to_dequeue(deployed_instance, config, fixed_iteration_time=None)}
+        return {
+            r.run_id
+            for r in daemon._get_runs_to_dequeue(deployed_instance, config, fixed_iteration_time=None)
+        }
 
     picked = dequeued()
     assert other in picked and len(picked & set(billing)) == 1  # two billing months queued, one may start
 
-    deployed_instance.create_run_for_job(bucket_check_job, tags=BILLING_TAG, status=dg.DagsterRunStatus.STARTED)
+    deployed_instance.create_run_for_job(
+        bucket_check_job, tags=BILLING_TAG, status=dg.DagsterRunStatus.STARTED
+    )
     picked = dequeued()
     assert other in picked and not picked & set(billing)  # a billing export in progress: the others wait

@@ -14,20 +14,40 @@ from usage_archive_tests.governance.archive_fixtures import PERIOD, ArchivedMont
 
 
 @pytest.mark.cli
-def test_dagster_cli_verify_job_fails_on_a_corrupted_month(archived: ArchivedMonths, moto_endpoint: str,
-                                                           tmp_path: Path) -> None:
+def test_dagster_cli_verify_job_fails_on_a_corrupted_month(
+    archived: ArchivedMonths, moto_endpoint: str, tmp_path: Path
+) -> None:
     key = next(k for k in archived.file_keys() if "credits" in k)
     data = bytearray(archived.store.get_bytes(key))
     data[len(data) // 2] ^= 0x04
     archived.store.put_bytes(key, bytes(data))
     (tmp_path / "run.yaml").write_text(f"ops:\n  verify_archive:\n    config:\n      period: '{PERIOD}'\n")
-    env = {**os.environ, "ARCHIVE_URL": f"s3://{archived.bucket}/prod", "AWS_ENDPOINT_URL": moto_endpoint,
-           "DAGSTER_HOME": str(tmp_path), "ARCHIVE_STORAGE_CLASS": "STANDARD"}
+    env = {
+        **os.environ,
+        "ARCHIVE_URL": f"s3://{archived.bucket}/prod",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "DAGSTER_HOME": str(tmp_path),
+        "ARCHIVE_STORAGE_CLASS": "STANDARD",
+    }
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
-        [str(dagster), "job", "execute", "-m", "usage_archive.definitions", "-j", "archive_verify_job",
-         "-c", str(tmp_path / "run.yaml")],
-        env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            str(dagster),
+            "job",
+            "execute",
+            "-m",
+            "usage_archive.definitions",
+            "-j",
+            "archive_verify_job",
+            "-c",
+            str(tmp_path / "run.yaml"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-3000:]
     assert "1 mismatch(es)" in output and key in output, output[-3000:]

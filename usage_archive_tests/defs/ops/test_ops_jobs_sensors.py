@@ -24,8 +24,11 @@ UI = "https://dagster.example.com"
 
 
 def store_resource(archived: ArchivedMonths, moto_endpoint: str) -> ArchiveStoreResource:
-    return ArchiveStoreResource(url=f"s3://{archived.bucket}/prod", storage_class="STANDARD",
-                                s3=S3Resource(endpoint_url=moto_endpoint))
+    return ArchiveStoreResource(
+        url=f"s3://{archived.bucket}/prod",
+        storage_class="STANDARD",
+        s3=S3Resource(endpoint_url=moto_endpoint),
+    )
 
 
 class RestoringArchiveStore(ArchiveStoreResource):
@@ -48,12 +51,16 @@ def corrupt(archived: ArchivedMonths) -> str:
     return key
 
 
-def failure_context(instance: dg.DagsterInstance, run_id: str, webhook: AlertWebhookResource
-                    ) -> dg.RunFailureSensorContext:
+def failure_context(
+    instance: dg.DagsterInstance, run_id: str, webhook: AlertWebhookResource
+) -> dg.RunFailureSensorContext:
     run = instance.get_run_by_id(run_id)
     failure = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
     return dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_instance=instance, dagster_run=run, dagster_event=failure,
+        sensor_name="alert_on_run_failure",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure,
         resources={"alert_webhook": webhook},
     ).for_run_failure()
 
@@ -65,8 +72,10 @@ def test_verify_job_passes_then_fails_on_a_corrupted_object(archived, moto_endpo
 
     key = corrupt(archived)
     result = archive_verify_job.execute_in_process(
-        run_config={"ops": {"verify_archive": {"config": {"period": PERIOD}}}}, resources=resources,
-        raise_on_error=False)
+        run_config={"ops": {"verify_archive": {"config": {"period": PERIOD}}}},
+        resources=resources,
+        raise_on_error=False,
+    )
     assert not result.success
     failure = result.failure_data_for_node("verify_archive").user_failure_data
     assert "1 mismatch(es)" in failure.description and key in failure.description
@@ -81,8 +90,10 @@ def test_bucket_jobs_apply_and_report_drift(archived, moto_endpoint: str) -> Non
     archived.client.delete_bucket_encryption(Bucket=archived.bucket)
     result = bucket_check_job.execute_in_process(run_config=config, resources=resources, raise_on_error=False)
     assert not result.success
-    assert "encryption: expected 'AES256', found None" in \
-        result.failure_data_for_node("check_bucket_settings").user_failure_data.description
+    assert (
+        "encryption: expected 'AES256', found None"
+        in result.failure_data_for_node("check_bucket_settings").user_failure_data.description
+    )
 
     apply = {"ops": {"apply_bucket_settings": {"config": {"object_lock_days": 1}}}}
     assert bucket_apply_job.execute_in_process(run_config=apply, resources=resources).success
@@ -90,18 +101,24 @@ def test_bucket_jobs_apply_and_report_drift(archived, moto_endpoint: str) -> Non
 
 
 def test_bucket_job_on_a_local_archive_has_nothing_to_do(tmp_path) -> None:
-    result = bucket_check_job.execute_in_process(resources={"archive_store": ArchiveStoreResource(url=str(tmp_path))})
+    result = bucket_check_job.execute_in_process(
+        resources={"archive_store": ArchiveStoreResource(url=str(tmp_path))}
+    )
     assert result.success
 
 
-def test_run_failure_alert_reaches_the_webhook_without_secrets(archived, moto_endpoint: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_failure_alert_reaches_the_webhook_without_secrets(
+    archived, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     instance = dg.DagsterInstance.ephemeral()
     corrupt(archived)
     result = archive_verify_job.execute_in_process(
         run_config={"ops": {"verify_archive": {"config": {"period": PERIOD}}}},
-        resources={"archive_store": store_resource(archived, moto_endpoint)}, instance=instance,
-        tags={"dagster/partition": "2025-01-01"}, raise_on_error=False)
+        resources={"archive_store": store_resource(archived, moto_endpoint)},
+        instance=instance,
+        tags={"dagster/partition": "2025-01-01"},
+        raise_on_error=False,
+    )
     assert not result.success
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")  # as set for the session: must never be posted
 
@@ -126,8 +143,10 @@ def test_no_webhook_configured_means_no_post(archived, moto_endpoint: str) -> No
     corrupt(archived)
     result = archive_verify_job.execute_in_process(
         run_config={"ops": {"verify_archive": {"config": {"period": PERIOD}}}},
-        resources={"archive_store": store_resource(archived, moto_endpoint)}, instance=instance,
-        raise_on_error=False)
+        resources={"archive_store": store_resource(archived, moto_endpoint)},
+        instance=instance,
+        raise_on_error=False,
+    )
     with FakeWebhook() as hook:
         alert_on_run_failure(failure_context(instance, result.run_id, AlertWebhookResource()))
         assert hook.requests == []
@@ -153,8 +172,12 @@ def test_restore_sensor_waits_then_launches_verify(archived, moto_endpoint: str,
     assert "no restore in progress" in tick(real).skip_message
     request_restores(archived.store, PERIOD, tier="Standard")
 
-    slow = RestoringArchiveStore(url=real.url, storage_class="STANDARD", s3=S3Resource(endpoint_url=moto_endpoint),
-                                 restoring=archived.file_keys())
+    slow = RestoringArchiveStore(
+        url=real.url,
+        storage_class="STANDARD",
+        s3=S3Resource(endpoint_url=moto_endpoint),
+        restoring=archived.file_keys(),
+    )
     waiting = tick(slow)
     assert isinstance(waiting, dg.SkipReason) and "2025-01: pending (2 in-progress" in waiting.skip_message
     assert read_record(archived.store, PERIOD)["status"] == "pending"
@@ -166,12 +189,17 @@ def test_restore_sensor_waits_then_launches_verify(archived, moto_endpoint: str,
     assert [r.run_config for r in requests] == [{"ops": {"verify_archive": {"config": {"period": PERIOD}}}}]
     assert read_record(archived.store, PERIOD)["status"] == "complete"
     assert "no restore in progress" in tick(real).skip_message
-    run = archive_verify_job.execute_in_process(run_config=requests[0].run_config, resources={"archive_store": real})
+    run = archive_verify_job.execute_in_process(
+        run_config=requests[0].run_config, resources={"archive_store": real}
+    )
     assert run.success  # the restored month reads back in full
 
 
 def test_restore_sensor_skips_a_local_archive(tmp_path) -> None:
-    resources = {"archive_store": ArchiveStoreResource(url=str(tmp_path)), "alert_webhook": AlertWebhookResource()}
+    resources = {
+        "archive_store": ArchiveStoreResource(url=str(tmp_path)),
+        "alert_webhook": AlertWebhookResource(),
+    }
     with dg.build_sensor_context(resources=resources) as context:
         assert "local archive" in restore_completed(context).skip_message
 
@@ -185,8 +213,11 @@ def test_stale_month_is_flagged_and_alerted() -> None:
         return None
 
     def run_checks() -> dg.ExecuteInProcessResult:
-        return dg.materialize([manifest, *monthly_freshness_checks], instance=instance,
-                              selection=dg.AssetSelection.checks(*monthly_freshness_checks))
+        return dg.materialize(
+            [manifest, *monthly_freshness_checks],
+            instance=instance,
+            selection=dg.AssetSelection.checks(*monthly_freshness_checks),
+        )
 
     late = run_checks()
     [evaluation] = late.get_asset_check_evaluations()
@@ -197,19 +228,29 @@ def test_stale_month_is_flagged_and_alerted() -> None:
         run = instance.get_run_by_id(late.run_id)
         success = instance.all_logs(late.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
         context = dg.build_run_status_sensor_context(
-            sensor_name="alert_on_stale_archive", dagster_instance=instance, dagster_run=run,
-            dagster_event=success, resources={"alert_webhook": webhook})
+            sensor_name="alert_on_stale_archive",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=success,
+            resources={"alert_webhook": webhook},
+        )
         alert_on_stale_archive(context)
         assert len(hook.payloads) == 1 and "Archive not on time" in hook.payloads[0]["text"]
         assert "billing/manifest" in hook.payloads[0]["text"]
 
-        instance.report_runless_asset_event(dg.AssetMaterialization(MONTHLY_ASSETS[0],
-                                                                    partition=months.get_last_partition_key()))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(MONTHLY_ASSETS[0], partition=months.get_last_partition_key())
+        )
         fresh = run_checks()
         assert fresh.get_asset_check_evaluations()[0].passed
         success = instance.all_logs(fresh.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)[0].dagster_event
-        alert_on_stale_archive(dg.build_run_status_sensor_context(
-            sensor_name="alert_on_stale_archive", dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(fresh.run_id), dagster_event=success,
-            resources={"alert_webhook": webhook}))
+        alert_on_stale_archive(
+            dg.build_run_status_sensor_context(
+                sensor_name="alert_on_stale_archive",
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(fresh.run_id),
+                dagster_event=success,
+                resources={"alert_webhook": webhook},
+            )
+        )
         assert len(hook.payloads) == 1  # nothing new to report

@@ -1,8 +1,11 @@
-"""CircleCI conversion benchmark: a synthetic export in gzip parts → merged CSV + hierarchical JSON.
+"""CircleCI conversion benchmark: a synthetic export (CircleCI's dialect) in gzip parts → merged CSV +
+hierarchical JSON.
 
-Ours (usage_archive.circleci: raw-byte part merge, one streaming pass that keeps compact per-job JSON text,
-exact Decimal roll-ups) against the naive method (pandas.read_csv of each part, concat, to_csv, nested Python
-loops building dicts, json.dump). Each side runs in its own spawned process, which reports its own peak RSS.
+Ours (usage_archive.circleci: raw-byte part merge checked by DuckDB, then the two-pass bucketed JSON writer)
+against the naive method (pandas.read_csv of each part, concat, to_csv, nested Python loops building dicts,
+json.dump), both on the same week; ours again on a week three times as large (memory must stay flat); and the
+pure-Python writer ours replaced (usage_archive_tests/circleci/reference_hierarchy.py) on the same merged CSV,
+whose JSON must be byte for byte ours. Each run is its own spawned process, which reports its own peak RSS.
 Not a test: run `make bench-circleci` (or `.venv/bin/python bench/bench_circleci.py --rows 1000000`).
 Prints a table, then one JSON object on the last line.
 """
@@ -10,6 +13,7 @@ Prints a table, then one JSON object on the last line.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import resource
@@ -17,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -45,6 +50,32 @@ def run_ours(parts: list[str], out_dir: str, queue: multiprocessing.Queue) -> No
             "pipelines": result.pipelines,
         }
     )
+
+
+def run_reference(parts: list[str], out_dir: str, queue: multiprocessing.Queue) -> None:
+    """The writer ours replaced, on ours' merged CSV (parts unused)."""
+    from usage_archive_tests.circleci.reference_hierarchy import write_hierarchy
+
+    start = time.perf_counter()
+    with open(Path(out_dir) / "reference.json", "w", encoding="utf-8") as out:
+        result = write_hierarchy(Path(out_dir) / "ours.csv", out, source_name="ours.csv")
+    queue.put(
+        {
+            "seconds": time.perf_counter() - start,
+            "peak_rss_mb": peak_rss_mb(),
+            "rows": result.rows,
+            "jobs": result.jobs,
+            "pipelines": result.pipelines,
+        }
+    )
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def run_naive(parts: list[str], out_dir: str, queue: multiprocessing.Queue) -> None:
@@ -108,10 +139,14 @@ def in_child(target, parts: list[str], out_dir: str) -> dict:
     queue = context.Queue()
     process = context.Process(target=target, args=(parts, out_dir, queue))
     process.start()
-    result = queue.get()
+    while True:  # a child that dies never answers: do not wait for it forever
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise SystemExit(f"{target.__name__} exited with {process.exitcode}") from None
     process.join()
-    if process.exitcode:
-        raise SystemExit(f"{target.__name__} exited with {process.exitcode}")
     return result
 
 
@@ -119,41 +154,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--large", type=int, default=3, help="the larger week is this many times --rows")
     parser.add_argument(
-        "--workdir", default=None, help="where the synthetic export goes (default: a temp dir)"
+        "--workdir", default=None, help="where the synthetic exports go (default: a temp dir)"
     )
     args = parser.parse_args()
 
     from usage_archive.circleci.sample import write_parts
 
-    with tempfile.TemporaryDirectory(prefix="bench-circleci-", dir=args.workdir) as tmp:
+    def generate(directory: Path, rows: int) -> list[str]:
         started = time.perf_counter()
-        parts = [str(p) for p in write_parts(Path(tmp) / "parts", args.rows, args.parts, compresslevel=1)]
+        parts = [str(p) for p in write_parts(directory, rows, args.parts, compresslevel=1)]
         size = sum(Path(p).stat().st_size for p in parts)
         print(
-            f"generated {args.rows:,} rows in {args.parts} gzip parts ({size / 1e6:.0f} MB) "
+            f"generated {rows:,} rows in {args.parts} gzip parts ({size / 1e6:.0f} MB) "
             f"in {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
-        ours = in_child(run_ours, parts, tmp)
-        (Path(tmp) / "ours.csv").unlink()
-        naive = in_child(run_naive, parts, tmp)
-        json_mb = {
-            "ours": (Path(tmp) / "ours.json").stat().st_size / 1e6,
-            "naive": (Path(tmp) / "naive.json").stat().st_size / 1e6,
-        }
+        return parts
 
-    print(f"{'method':<8} {'rows':>10} {'jobs':>10} {'seconds':>9} {'peak RSS MB':>12} {'JSON MB':>9}")
-    for name, side in (("ours", ours), ("naive", naive)):
+    with tempfile.TemporaryDirectory(prefix="bench-circleci-", dir=args.workdir) as tmp:
+        week, large = Path(tmp) / "week", Path(tmp) / "large"
+        week.mkdir()
+        large.mkdir()
+        parts = generate(week / "parts", args.rows)
+        ours = in_child(run_ours, parts, str(week))
+        reference = in_child(run_reference, parts, str(week))
+        identical = sha256(week / "ours.json") == sha256(week / "reference.json")
+        json_mb = {"ours": (week / "ours.json").stat().st_size / 1e6}
+        for name in ("ours.csv", "reference.json"):
+            (week / name).unlink()
+        naive = in_child(run_naive, parts, str(week))
+        json_mb["naive"] = (week / "naive.json").stat().st_size / 1e6
+        for name in ("naive.json", "naive.csv", "ours.json"):
+            (week / name).unlink()
+        ours_large = in_child(run_ours, generate(large / "parts", args.rows * args.large), str(large))
+        json_mb["ours 3x"] = (large / "ours.json").stat().st_size / 1e6
+
+    print(f"{'method':<10} {'rows':>10} {'jobs':>10} {'seconds':>9} {'peak RSS MB':>12} {'JSON MB':>9}")
+    for name, side in (("ours", ours), ("naive", naive), ("ours 3x", ours_large)):
         print(
-            f"{name:<8} {side['rows']:>10,} {side['jobs']:>10,} {side['seconds']:>9.1f} "
+            f"{name:<10} {side['rows']:>10,} {side['jobs']:>10,} {side['seconds']:>9.1f} "
             f"{side['peak_rss_mb']:>12.0f} {json_mb[name]:>9.0f}"
         )
+    print(
+        f"{'reference':<10} {'':>10} {reference['jobs']:>10,} {reference['seconds']:>9.1f} "
+        f"{reference['peak_rss_mb']:>12.0f}   (the pure-Python writer ours replaced, JSON step only)"
+    )
     speedup = naive["seconds"] / ours["seconds"]
     memory = ours["peak_rss_mb"] / naive["peak_rss_mb"]
+    growth = ours_large["peak_rss_mb"] / ours["peak_rss_mb"]
     print(
-        f"ours is {speedup:.1f}x faster (target >= 4x); peak RSS is {memory:.2f} of the naive method's "
-        f"(target < 0.5); same jobs: {ours['jobs'] == naive['jobs']}"
+        f"ours is {speedup:.1f}x faster than naive (target >= 10x); peak RSS {ours['peak_rss_mb']:.0f} MB "
+        f"(target <= 300), {growth:.2f}x that at {args.large}x the rows (target <= 1.10); JSON byte for byte the "
+        f"reference writer's: {identical}; same jobs as naive: {ours['jobs'] == naive['jobs']}"
     )
     print(
         json.dumps(
@@ -167,6 +221,12 @@ def main() -> None:
                 "speedup": round(speedup, 2),
                 "rss_ratio": round(memory, 3),
                 "jobs_equal": ours["jobs"] == naive["jobs"],
+                "rows_3x": ours_large["rows"],
+                "ours_s_3x": round(ours_large["seconds"], 2),
+                "ours_peak_rss_mb_3x": round(ours_large["peak_rss_mb"]),
+                "rss_growth_3x": round(growth, 3),
+                "reference_s": round(reference["seconds"], 2),
+                "json_identical_to_reference": identical,
             }
         )
     )

@@ -77,6 +77,50 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 
 CREDITS_SUFFIX = "_CREDITS"
 
+# How each typed column is read (every other column is text). Dates and timestamps share one rule: CircleCI
+# writes `*_CREATED_DATE` and `JOB_RUN_DATE` as dates, the other columns as timestamps.
+TIMESTAMP_COLUMNS: frozenset[str] = frozenset(
+    {
+        "ORGANIZATION_CREATED_DATE",
+        "PROJECT_CREATED_DATE",
+        "LAST_BUILD_FINISHED_AT",
+        "PIPELINE_CREATED_AT",
+        "WORKFLOW_FIRST_JOB_QUEUED_AT",
+        "WORKFLOW_FIRST_JOB_STARTED_AT",
+        "WORKFLOW_STOPPED_AT",
+        "JOB_RUN_DATE",
+        "JOB_RUN_QUEUED_AT",
+        "JOB_RUN_STARTED_AT",
+        "JOB_RUN_STOPPED_AT",
+    }
+)
+NUMBER_COLUMNS: frozenset[str] = frozenset(
+    {
+        "PIPELINE_NUMBER",
+        "JOB_RUN_NUMBER",
+        "PARALLELISM",
+        "JOB_RUN_SECONDS",
+        "MEDIAN_CPU_UTILIZATION_PCT",
+        "MAX_CPU_UTILIZATION_PCT",
+        "MEDIAN_RAM_UTILIZATION_PCT",
+        "MAX_RAM_UTILIZATION_PCT",
+    }
+)
+BOOLEAN_COLUMNS: frozenset[str] = frozenset({"IS_UNREGISTERED_USER", "IS_WORKFLOW_SUCCESSFUL"})
+
+
+def value_kind(column: str) -> str:
+    """ "timestamp", "number", "boolean", "credit" or "text"."""
+    if column.endswith(CREDITS_SUFFIX):
+        return "credit"
+    if column in TIMESTAMP_COLUMNS:
+        return "timestamp"
+    if column in NUMBER_COLUMNS:
+        return "number"
+    if column in BOOLEAN_COLUMNS:
+        return "boolean"
+    return "text"
+
 
 class UsageExportFormatError(ValueError):
     """The CSV is not a usage export we can read; the message names the file and the problem."""

@@ -1,42 +1,122 @@
 """Merged usage CSV → hierarchical JSON: pipelines → workflows → jobs, with every `*_CREDITS` column in a
 `credits` object and exact credit roll-ups per workflow, per pipeline and for the file.
 
-One pass over the CSV groups the rows: each job is rendered to its JSON text right away and spilled to a temporary
-file, so memory holds only each job's sort key and position (never one dict per field, nor the jobs' text); then
-the document is written pipeline by pipeline to the output stream, reading each job's text back in order. Order is deterministic (pipelines by creation time, workflows by first queued job, jobs by queue time,
-ties broken by name and id), whatever order the parts arrived in. Duplicate job rows (same JOB_ID) collapse to
-the first one. Credits are summed as `Decimal` and written with their exact digits; NULL (`\\N`) stays null.
+Order is deterministic (pipelines by creation time, workflows by first queued job, jobs by queue time, ties
+broken by name, id and then file order), whatever order the parts arrived in. Duplicate job rows (same JOB_ID,
+or the same workflow, job name and run number when JOB_ID is NULL) collapse to the first one. A pipeline's and a
+workflow's own fields come from their first row. Credits are summed exactly and written with the digits their
+values have (`0.1 + 0.2` is `0.3`); NULL (`\\N`) stays null.
+
+Memory stays bounded whatever the week's size (a two-pass bucketed writer):
+1. DuckDB reads the CSV (strictly) and renders every row's JSON pieces in SQL (`export_sql`); the
+   rows go, in file order, to one of several bucket files by their pipeline (Arrow IPC on disk), so that every
+   pipeline is whole in one bucket and a bucket holds a few tens of MB whatever the week's size;
+2. each bucket is grouped, summed and ordered with Arrow's compute functions (vectorised, no Python loop over
+   rows) into its pipelines' finished text, in order, with an index (sort key → byte range);
+3. the document is written: head and totals first, then the buckets' pipelines merged by sort key.
+A job repeated under two different pipelines (which CircleCI's data does not have) is collapsed only when both
+land in the same bucket; otherwise both stay, and the JSON's job-count check reports it.
 """
 
 from __future__ import annotations
 
-import csv
-import gc
+import heapq
 import json
+import math
 import os
-import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, TextIO
+from decimal import MAX_PREC, Context, Decimal, localcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TextIO, Union
 
+from usage_archive.circleci import dialect, export_sql
 from usage_archive.circleci.columns import (
     KNOWN_COLUMNS,
-    NULL,
     UsageExportFormatError,
     credit_columns,
     credit_name,
     validate_header,
 )
+from usage_archive.circleci.export_sql import escaped_sql, ident, literal, render
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMAT = "usage_archive.circleci.hierarchical/1"
-_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?\Z")
-_ZONE = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})\Z")
-_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\\x7f]')
-_TRUE = frozenset({"true", "t", "1", "yes", "y"})
-_FALSE = frozenset({"false", "f", "0", "no", "n"})
-csv.field_size_limit(1 << 24)
+_KNOWN_SET = frozenset(KNOWN_COLUMNS)
+# A bucket's rows take about this much memory while it is grouped; the number of buckets follows the file's size.
+BUCKET_BYTES = 12 << 20
+_RENDERED_PER_CSV_BYTE = 2.5  # a row's rendered pieces and keys against its CSV text, roughly
+BATCH_ROWS = 8192
+ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
+WRITE_BUFFER = 64 << 10
+INDEX_BATCH_ROWS = 128
+
+# The document's layout: JSON key → CSV column, or → a nested object of the same shape.
+Layout = Sequence[tuple[str, Union[str, "Layout"]]]
+PIPELINE_FIELDS: Layout = (
+    ("pipeline_id", "PIPELINE_ID"),
+    ("pipeline_number", "PIPELINE_NUMBER"),
+    ("created_at", "PIPELINE_CREATED_AT"),
+    (
+        "organization",
+        (
+            ("id", "ORGANIZATION_ID"),
+            ("name", "ORGANIZATION_NAME"),
+            ("created_date", "ORGANIZATION_CREATED_DATE"),
+        ),
+    ),
+    (
+        "project",
+        (
+            ("id", "PROJECT_ID"),
+            ("name", "PROJECT_NAME"),
+            ("created_date", "PROJECT_CREATED_DATE"),
+            ("last_build_finished_at", "LAST_BUILD_FINISHED_AT"),
+        ),
+    ),
+    ("vcs", (("name", "VCS_NAME"), ("url", "VCS_URL"), ("branch", "VCS_BRANCH"))),
+    (
+        "trigger",
+        (
+            ("source", "PIPELINE_TRIGGER_SOURCE"),
+            ("user_id", "PIPELINE_TRIGGER_USER_ID"),
+            ("is_unregistered_user", "IS_UNREGISTERED_USER"),
+        ),
+    ),
+)
+WORKFLOW_FIELDS: Layout = (
+    ("workflow_id", "WORKFLOW_ID"),
+    ("workflow_name", "WORKFLOW_NAME"),
+    ("first_job_queued_at", "WORKFLOW_FIRST_JOB_QUEUED_AT"),
+    ("first_job_started_at", "WORKFLOW_FIRST_JOB_STARTED_AT"),
+    ("stopped_at", "WORKFLOW_STOPPED_AT"),
+    ("is_successful", "IS_WORKFLOW_SUCCESSFUL"),
+)
+JOB_FIELDS: Layout = (
+    ("job_id", "JOB_ID"),
+    ("job_name", "JOB_NAME"),
+    ("job_run_number", "JOB_RUN_NUMBER"),
+    ("run_date", "JOB_RUN_DATE"),
+    ("queued_at", "JOB_RUN_QUEUED_AT"),
+    ("started_at", "JOB_RUN_STARTED_AT"),
+    ("stopped_at", "JOB_RUN_STOPPED_AT"),
+    ("status", "JOB_BUILD_STATUS"),
+    ("resource_class", "RESOURCE_CLASS"),
+    ("operating_system", "OPERATING_SYSTEM"),
+    ("executor", "EXECUTOR"),
+    ("parallelism", "PARALLELISM"),
+    ("duration_seconds", "JOB_RUN_SECONDS"),
+    ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
+    ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
+)
+# What goes between the pieces (the format's indentation).
+FIRST_PIPELINE, NEXT_PIPELINE, PIPELINE_CLOSE = "\n    ", ",\n    ", "\n      ]}\n    ]}"
+FIRST_WORKFLOW, NEXT_WORKFLOW = "\n      {", "\n      ]},\n      {"
+FIRST_JOB, NEXT_JOB = "\n        ", ",\n        "
+DOCUMENT_CLOSE = "\n  ]\n}\n"
 
 
 @dataclass
@@ -50,87 +130,63 @@ class HierarchyResult:
     organization_ids: list[str] = field(default_factory=list)
 
 
-def _str(value: str) -> str:
-    if value == NULL:
-        return "null"
-    if '"' in value or "\\" in value or not value.isprintable():
-        return json.dumps(value, ensure_ascii=False)
-    return f'"{value}"'
+class _Text:
+    """A SQL string expression built from literal text and rendered values (adjacent literals merged)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[bool, str]] = []  # (is literal, text or SQL)
+
+    def text(self, value: str) -> _Text:
+        if self.parts and self.parts[-1][0]:
+            self.parts[-1] = (True, self.parts[-1][1] + value)
+        else:
+            self.parts.append((True, value))
+        return self
+
+    def sql(self, expression: str) -> _Text:
+        self.parts.append((False, expression))
+        return self
+
+    def fields(self, layout: Layout, header: Sequence[str], rendered: dict[str, str] | None = None) -> _Text:
+        """The layout's fields; `rendered` names columns already rendered (column → SQL)."""
+        for index, (key, source) in enumerate(layout):
+            self.text(("" if index == 0 else ", ") + f'"{key}": ')
+            if isinstance(source, str):
+                self.sql((rendered or {}).get(source) or render(source, header, ESCAPED))
+            else:
+                self.text("{").fields(source, header, rendered).text("}")
+        return self
+
+    def __str__(self) -> str:
+        # One n-ary concat: a chain of `||` keeps an intermediate vector per step, tens of MB per thread for
+        # long texts. (concat skips NULLs; a rendered value is never NULL: an invalid one stops the query.)
+        return (
+            "concat("
+            + ", ".join(literal(text) if is_literal else text for is_literal, text in self.parts)
+            + ")"
+        )
 
 
-def _timestamp(value: str) -> str:
-    """UTC timestamps as ISO 8601 with an explicit zone ('2025-10-09 12:34:56.7' → '2025-10-09T12:34:56.7Z');
-    a value that already names its zone keeps it; dates stay dates."""
-    if value == NULL or value == "":
-        return "null"
-    if (
-        len(value) == 23
-        and value[10] == " "
-        and value[19] == "."
-        and value.isprintable()
-        and '"' not in value
-        and "\\" not in value
-    ):
-        return f'"{value[:10]}T{value[11:]}Z"'  # the export's usual form, without the general path's work
-    value = value.strip()
-    if len(value) > 10:
-        if value.endswith(" UTC"):
-            value = value[:-4] + "Z"
-        if value[10] == " ":
-            value = f"{value[:10]}T{value[11:]}"
-        if not _ZONE.search(value):
-            value += "Z"
-    return _str(value)
+def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, str] | None = None) -> str:
+    rendered = rendered or {}
+    job = _Text().text("{").fields(JOB_FIELDS, header, rendered).text(', "credits": {')
+    for index, column in enumerate(credits):
+        job.text(("" if index == 0 else ", ") + f'"{credit_name(column)}": ')
+        job.sql(rendered.get(column) or render(column, header, ESCAPED))
+    job.text("}")
+    extra = [c for c in header if c not in _KNOWN_SET and c not in credits]
+    if extra:
+        job.text(', "extra": {')
+        for index, column in enumerate(extra):
+            job.text(("" if index == 0 else ", ") + f"{dialect.string_json(column)}: ")
+            job.sql(render(column, header, ESCAPED))
+        job.text("}")
+    return str(job.text("}"))
 
 
-class _Numbers:
-    """Number rendering with the file name and line in every error."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.line = 0
-        # Credits, counts and percentages repeat a lot: remember each distinct cell's text and value.
-        self.cache: dict[str, tuple[str, Decimal | None]] = {"": ("null", None), NULL: ("null", None)}
-
-    def credit(self, value: str, column: str) -> tuple[str, Decimal | None]:
-        hit = self.cache.get(value)
-        if hit is None:
-            text = self.text(value, column)
-            hit = (text, Decimal(text))
-            if len(self.cache) < 500_000:
-                self.cache[value] = hit
-        return hit
-
-    def text(self, value: str, column: str) -> str:
-        """The JSON text of a numeric cell: its own digits when already plain, else the exact Decimal."""
-        hit = self.cache.get(value)
-        if hit is not None:
-            return hit[0]
-        if _PLAIN_NUMBER.match(value):
-            return value
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            number = None
-        if number is None or not number.is_finite():
-            raise UsageExportFormatError(
-                f"{self.source} line {self.line}: {column} is not a number: {value!r}"
-            )
-        return format(number, "f")
-
-    def boolean(self, value: str, column: str) -> str:
-        if value == NULL or value == "":
-            return "null"
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return "true"
-        if lowered in _FALSE:
-            return "false"
-        raise UsageExportFormatError(f"{self.source} line {self.line}: {column} is not a boolean: {value!r}")
-
-
-def _credits_text(names: Sequence[str], values: Sequence[Decimal]) -> str:
-    return "{" + ", ".join(f'"{n}": {format(v, "f")}' for n, v in zip(names, values, strict=False)) + "}"
+def _value(column: str, header: Sequence[str]) -> str:
+    """The raw value, or NULL's marker when the file lacks the (optional) column."""
+    return ident(column) if column in header else literal("\\N")
 
 
 def write_hierarchy(
@@ -139,264 +195,423 @@ def write_hierarchy(
     *,
     source_name: str | None = None,
     period: dict[str, str] | None = None,
+    bucket_bytes: int = BUCKET_BYTES,
 ) -> HierarchyResult:
-    """Read the merged CSV at `csv_path` and write the hierarchical JSON document to `out`."""
-    # Millions of small tuples and no reference cycles: the cyclic GC would only rescan them again and again.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _write_hierarchy(csv_path, out, source_name=source_name, period=period)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _write_hierarchy(
-    csv_path: str | os.PathLike[str],
-    out: TextIO,
-    *,
-    source_name: str | None,
-    period: dict[str, str] | None,
-) -> HierarchyResult:
-    with tempfile.TemporaryFile(prefix="circleci-jobs-") as spill:
-        return _group_and_write(csv_path, out, spill, source_name=source_name, period=period)
-
-
-def _group_and_write(
-    csv_path: str | os.PathLike[str],
-    out: TextIO,
-    spill: BinaryIO,
-    *,
-    source_name: str | None,
-    period: dict[str, str] | None,
-) -> HierarchyResult:
+    """Read the merged CSV at `csv_path` and write the hierarchical JSON document to `out`. Raises
+    UsageExportFormatError (naming the file and line) for a file that cannot be read exactly."""
     source = source_name or os.fspath(csv_path)
-    numbers = _Numbers(source)
-    spilled = 0  # bytes written to `spill` so far
-    num, boolean, credit = numbers.text, numbers.boolean, numbers.credit
-    result = HierarchyResult()
-    pipelines: dict[str, list[Any]] = {}
-    seen_jobs: set[Any] = set()
-    orgs: set[str] = set()
-    with open(csv_path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
+    with open(csv_path, "rb") as fh:
+        first = next(dialect.records(fh, source), None)
+    if first is None:
+        raise UsageExportFormatError(f"{source} is empty (no header row)")
+    header = validate_header(first.fields, source)
+    estimate = os.path.getsize(csv_path) * _RENDERED_PER_CSV_BYTE
+    buckets = max(1, math.ceil(estimate / bucket_bytes))
+    with tempfile.TemporaryDirectory(prefix="circleci-json-") as work:
+        conversion = _Conversion(Path(work), csv_path, source, header)
+        paths = conversion.split(buckets)
+        built = [_build_bucket(path, conversion.names, conversion.heads) for path in paths]
+        return _write_document(out, built, conversion.names, source, period)
+
+
+class _Conversion:
+    """Step 1: the CSV's rows, rendered, into bucket files."""
+
+    def __init__(self, work: Path, path: str | os.PathLike[str], source: str, header: list[str]) -> None:
+        self.work, self.path, self.source, self.header = work, path, source, header
+        self.credits = credit_columns(header)
+        self.names = [credit_name(c) for c in self.credits]
+
+    def problem(self, error: Exception | None) -> UsageExportFormatError:
+        with open(self.path, "rb") as fh:
+            found = export_sql.locate_problem(fh, self.source, error)
+        return found or export_sql.duckdb_problem(self.source, error)
+
+    def query(self, buckets: int) -> str:
+        """Step 1's rows: bucket, keys, credits, the job's text and, where the pipeline (workflow) changes
+        from the row before, the pipeline's (workflow's) own fields. Values used twice are rendered once."""
+        h = self.header
+        rendered = {c: f"c{i}" for i, c in enumerate(self.credits)} | {"JOB_RUN_QUEUED_AT": "j_queued"}
+        credits = ", ".join(f"{render(c, h)} AS c{i}" for i, c in enumerate(self.credits))
+        return f"""SELECT CAST(hash({ident("PIPELINE_ID")}) % {buckets} AS INTEGER) AS bucket, rn,
+            {ident("PIPELINE_ID")} AS pid, {ident("WORKFLOW_ID")} AS wid, {ident("JOB_ID")} AS jid,
+            {ident("JOB_NAME")} AS jname, {_value("JOB_RUN_NUMBER", h)} AS run, {ident("ORGANIZATION_ID")} AS org,
+            {render("PIPELINE_CREATED_AT", h)} AS p_created, {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h)} AS w_queued,
+            {ident("WORKFLOW_NAME")} AS w_name, j_queued, {", ".join(f"c{i}" for i in range(len(self.credits)))},
+            {_job_sql(h, self.credits, rendered)} AS job,
+            CASE WHEN new_pipeline THEN {_Text().fields(PIPELINE_FIELDS, h)} END AS phead,
+            CASE WHEN new_workflow THEN {_Text().fields(WORKFLOW_FIELDS, h)} END AS whead
+            FROM (SELECT *, pid_changed AS new_pipeline, pid_changed OR wid_changed AS new_workflow FROM (
+                SELECT *, {ident("PIPELINE_ID")} IS DISTINCT FROM lag({ident("PIPELINE_ID")}) OVER () AS pid_changed,
+                    {ident("WORKFLOW_ID")} IS DISTINCT FROM lag({ident("WORKFLOW_ID")}) OVER () AS wid_changed,
+                    {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}, {escaped_sql(h, h)} AS {ESCAPED}
+                FROM src))"""
+
+    def split(self, buckets: int) -> list[Path]:
+        import duckdb
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        writers: dict[int, Any] = {}
+        sinks: list[Any] = []
+        paths: dict[int, Path] = {}
         try:
-            header = validate_header(next(reader), source)
-        except StopIteration:
-            raise UsageExportFormatError(f"{source} is empty (no header row)") from None
-        width = len(header)
-        # Absent optional columns read the NULL appended to every row (index -1).
-        at = {c: i for i, c in enumerate(header)}
+            with export_sql.connect() as con:
+                export_sql.create_source(con, self.path, self.header)
+                for batch in con.sql(self.query(buckets)).to_arrow_reader(BATCH_ROWS):
+                    if buckets > 1:
+                        batch = batch.take(pc.sort_indices(batch.column(0)))  # stable: file order kept
+                    ids = batch.column(0).to_numpy()
+                    starts = np.flatnonzero(np.diff(ids, prepend=-1))
+                    for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
+                        bucket = int(ids[start])
+                        writer = writers.get(bucket)
+                        if writer is None:
+                            paths[bucket] = self.work / f"bucket-{bucket:05d}.arrow"
+                            sink = pa.BufferedOutputStream(pa.OSFile(str(paths[bucket]), "wb"), WRITE_BUFFER)
+                            sinks.append(sink)
+                            writer = writers[bucket] = pa.ipc.new_stream(sink, batch.schema)
+                        writer.write_batch(batch.slice(start, end - start))
+        except duckdb.Error as exc:
+            raise self.problem(exc) from None
+        finally:
+            for writer in writers.values():
+                writer.close()
+            for sink in sinks:
+                sink.close()
+        return [paths[b] for b in sorted(paths)]
 
-        def col(name: str) -> int:
-            return at.get(name, -1)
+    def heads(self, rns: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """The pipeline and workflow fields of the given rows. Step 1 renders them only where the pipeline or
+        workflow changes from the row before (which every pipeline's and workflow's first row does, unless an
+        earlier row repeating one of its jobs was dropped): this renders the others."""
+        import pyarrow as pa
 
-        credit_cols = credit_columns(header)
-        credit_names = [credit_name(c) for c in credit_cols]
-        credit_idx = [at[c] for c in credit_cols]
-        credit_keys = [f'"{name}": ' for name in credit_names]
-        extra_cols = [c for c in header if c not in _KNOWN_SET and c not in credit_cols]
-        extra_idx = [at[c] for c in extra_cols]
-        (
-            org_id,
-            org_name,
-            org_created,
-            proj_id,
-            proj_name,
-            proj_created,
-            last_build,
-            vcs_name,
-            vcs_url,
-            vcs_branch,
-            pid_i,
-            p_created,
-            p_number,
-            unregistered,
-            trig_source,
-            trig_user,
-            wid_i,
-            wf_name,
-            wf_queued,
-            wf_started,
-            wf_stopped,
-            wf_ok,
-            job_name,
-            run_number,
-            job_id,
-            run_date,
-            queued,
-            started,
-            stopped,
-            status,
-            resource,
-            os_i,
-            executor,
-            parallelism,
-            seconds,
-            cpu_med,
-            cpu_max,
-            ram_med,
-            ram_max,
-        ) = (col(c) for c in _LAYOUT)
-        zero = [Decimal(0)] * len(credit_cols)
-        line = 1
-        for row in reader:
-            line += 1
-            if not row:
-                continue
-            if len(row) != width:
-                raise UsageExportFormatError(
-                    f"{source} line {line} has {len(row)} fields, the header has {width}"
-                )
-            numbers.line = line
-            row.append(NULL)
-            jid = row[job_id]
-            key = jid if jid != NULL and jid != "" else (row[wid_i], row[job_name], row[run_number])
-            if key in seen_jobs:
-                result.duplicates_dropped += 1
-                continue
-            seen_jobs.add(key)
-            result.rows += 1
-            pid = row[pid_i]
-            pipeline = pipelines.get(pid)
-            if pipeline is None:
-                created = _timestamp(row[p_created])
-                orgs.add(row[org_id])
-                pipeline = pipelines[pid] = [
-                    (created, pid),
-                    f'"pipeline_id": {_str(pid)}, "pipeline_number": {num(row[p_number], "PIPELINE_NUMBER")}, '
-                    f'"created_at": {created}, '
-                    f'"organization": {{"id": {_str(row[org_id])}, "name": {_str(row[org_name])}, '
-                    f'"created_date": {_timestamp(row[org_created])}}}, '
-                    f'"project": {{"id": {_str(row[proj_id])}, "name": {_str(row[proj_name])}, '
-                    f'"created_date": {_timestamp(row[proj_created])}, '
-                    f'"last_build_finished_at": {_timestamp(row[last_build])}}}, '
-                    f'"vcs": {{"name": {_str(row[vcs_name])}, "url": {_str(row[vcs_url])}, '
-                    f'"branch": {_str(row[vcs_branch])}}}, '
-                    f'"trigger": {{"source": {_str(row[trig_source])}, "user_id": {_str(row[trig_user])}, '
-                    f'"is_unregistered_user": {boolean(row[unregistered], "IS_UNREGISTERED_USER")}}}',
-                    {},
-                ]
-            workflows = pipeline[2]
-            wid = row[wid_i]
-            workflow = workflows.get(wid)
-            if workflow is None:
-                first_queued = _timestamp(row[wf_queued])
-                workflow = workflows[wid] = [
-                    (first_queued, row[wf_name], wid),
-                    f'"workflow_id": {_str(wid)}, "workflow_name": {_str(row[wf_name])}, '
-                    f'"first_job_queued_at": {first_queued}, '
-                    f'"first_job_started_at": {_timestamp(row[wf_started])}, '
-                    f'"stopped_at": {_timestamp(row[wf_stopped])}, '
-                    f'"is_successful": {boolean(row[wf_ok], "IS_WORKFLOW_SUCCESSFUL")}',
-                    list(zero),
-                    [],
-                ]
-            sums = workflow[2]
-            credit_parts = []
-            for n, i in enumerate(credit_idx):
-                text, amount = credit(row[i], credit_cols[n])
-                if amount is not None:
-                    sums[n] += amount
-                credit_parts.append(credit_keys[n] + text)
-            queued_at = _timestamp(row[queued])
-            job = (
-                f'{{"job_id": {_str(jid)}, "job_name": {_str(row[job_name])}, '
-                f'"job_run_number": {num(row[run_number], "JOB_RUN_NUMBER")}, '
-                f'"run_date": {_timestamp(row[run_date])}, "queued_at": {queued_at}, '
-                f'"started_at": {_timestamp(row[started])}, "stopped_at": {_timestamp(row[stopped])}, '
-                f'"status": {_str(row[status])}, "resource_class": {_str(row[resource])}, '
-                f'"operating_system": {_str(row[os_i])}, "executor": {_str(row[executor])}, '
-                f'"parallelism": {num(row[parallelism], "PARALLELISM")}, '
-                f'"duration_seconds": {num(row[seconds], "JOB_RUN_SECONDS")}, '
-                f'"cpu_utilization_pct": {{"median": {num(row[cpu_med], "MEDIAN_CPU_UTILIZATION_PCT")}, '
-                f'"max": {num(row[cpu_max], "MAX_CPU_UTILIZATION_PCT")}}}, '
-                f'"ram_utilization_pct": {{"median": {num(row[ram_med], "MEDIAN_RAM_UTILIZATION_PCT")}, '
-                f'"max": {num(row[ram_max], "MAX_RAM_UTILIZATION_PCT")}}}, '
-                f'"credits": {{{", ".join(credit_parts)}}}'
-            )
-            if extra_cols:
-                job += (
-                    ', "extra": {'
-                    + ", ".join(
-                        f"{_str(c)}: {_str(row[i])}" for c, i in zip(extra_cols, extra_idx, strict=False)
-                    )
-                    + "}"
-                )
-            data = (job + "}").encode()
-            spill.write(data)
-            workflow[3].append((queued_at, row[job_name], jid, spilled, len(data)))
-            spilled += len(data)
-    result.organization_ids = sorted(orgs)
-    spill.flush()
-    fd = spill.fileno()
-    # pread, not mmap: mapped pages would count in this process's resident memory
-    _write_document(
-        out,
-        pipelines,
-        credit_names,
-        result,
-        source,
-        period,
-        lambda offset, length: os.pread(fd, length, offset).decode(),
+        h = self.header
+        with export_sql.connect() as con:
+            export_sql.create_source(con, self.path, self.header)
+            con.register("wanted", pa.table({"rn": pa.array(rns, pa.int64())}))
+            found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
+                FROM (SELECT *, {escaped_sql(h, h)} AS {ESCAPED} FROM src) SEMI JOIN wanted USING (rn)""").fetchall()
+        return {rn: (phead, whead) for rn, phead, whead in found}
+
+
+class _Bucket(NamedTuple):
+    """Step 2's result for one bucket: its pipelines' text, in order, and what the totals need."""
+
+    path: Path  # the pipelines' text, one after the other, then the index (an Arrow IPC stream)
+    text_bytes: int  # where the index starts
+    pipelines: int
+    workflows: int
+    jobs: int
+    rows: int  # read, repeated jobs included
+    credits: list[str]  # per credit column, the bucket's exact sum as text
+    organization_ids: set[str]
+
+
+def _build_bucket(
+    path: Path, names: Sequence[str], render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+) -> _Bucket:
+    """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    with pa.memory_map(str(path)) as source:
+        rows = pa.ipc.open_stream(source).read_all().combine_chunks()
+    read = rows.num_rows
+    rows = _first_rows_of_jobs(rows)
+    rn = rows.column("rn").to_numpy()
+    # Workflows and pipelines: their sort keys and own fields come from their first row.
+    workflows = (
+        rows.select(["pid", "wid", "rn"])
+        .group_by(["pid", "wid"], use_threads=False)
+        .aggregate([("rn", "min")])
     )
-    return result
+    first_rn = workflows.column("rn_min").to_numpy()
+    first = np.searchsorted(rn, first_rn)
+    workflows = workflows.append_column("w_queued", rows.column("w_queued").take(first))
+    workflows = workflows.append_column("w_name", rows.column("w_name").take(first))
+    workflows = workflows.append_column(
+        "whead", _filled(rows.column("whead").take(first), first_rn, 1, render_heads)
+    )
+    pipelines = (
+        workflows.select(["pid", "rn_min"]).group_by("pid", use_threads=False).aggregate([("rn_min", "min")])
+    )
+    first_rn = pipelines.column("rn_min_min").to_numpy()
+    first = np.searchsorted(rn, first_rn)
+    for column in ("p_created", "org"):
+        pipelines = pipelines.append_column(column, rows.column(column).take(first))
+    pipelines = pipelines.append_column(
+        "phead", _filled(rows.column("phead").take(first), first_rn, 0, render_heads)
+    )
+    pipelines = pipelines.sort_by([("p_created", "ascending"), ("pid", "ascending")])
+    pipelines = pipelines.append_column("p_rank", pa.array(np.arange(pipelines.num_rows)))
+    # Workflows, then jobs, in document order.
+    workflows = workflows.join(pipelines.select(["pid", "p_rank"]), "pid", use_threads=False)
+    workflows = workflows.sort_by(
+        [("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"), ("wid", "ascending")]
+    )
+    workflows = workflows.append_column("w_rank", pa.array(np.arange(workflows.num_rows)))
+    credit_columns = [f"c{i}" for i in range(len(names))]
+    jobs = rows.select(["pid", "wid", "rn", "j_queued", "jname", "jid", "job", *credit_columns]).join(
+        workflows.select(["pid", "wid", "w_rank"]), ["pid", "wid"], use_threads=False
+    )
+    jobs = jobs.sort_by(
+        [
+            ("w_rank", "ascending"),
+            ("j_queued", "ascending"),
+            ("jname", "ascending"),
+            ("jid", "ascending"),
+            ("rn", "ascending"),
+        ]
+    )
+    # Each workflow's jobs (each pipeline's workflows) are consecutive: sums are segment sums.
+    j_rank = jobs.column("w_rank").to_numpy()
+    p_of_w = workflows.column("p_rank").to_numpy()
+    job_starts = np.flatnonzero(np.diff(j_rank, prepend=-1))
+    workflow_starts = np.flatnonzero(np.diff(p_of_w, prepend=-1))
+    # All credit columns at once: column k of every job is row k of `amounts`.
+    amounts, scales, unit = _scaled(
+        pa.concat_arrays([jobs.column(c).combine_chunks() for c in credit_columns])
+    )
+    amounts, scales = amounts.reshape(len(names), -1), scales.reshape(len(names), -1)
+    w_sum, w_scale = (
+        np.add.reduceat(amounts, job_starts, axis=1),
+        np.maximum.reduceat(scales, job_starts, axis=1),
+    )
+    p_sum = np.add.reduceat(w_sum, workflow_starts, axis=1)
+    p_scale = np.maximum.reduceat(w_scale, workflow_starts, axis=1)
+    w_credits = _sum_text(w_sum.ravel(), w_scale.ravel(), unit)
+    p_credits = _sum_text(p_sum.ravel(), p_scale.ravel(), unit)
+    totals = _sum_text(p_sum.sum(axis=1), p_scale.max(axis=1, initial=0), unit).to_pylist()
+    # The pieces, keyed (workflow rank, kind) so that one stable sort puts them in document order.
+    w_rank = workflows.column("w_rank").to_numpy()
+    w_first = np.zeros(len(w_rank), bool)
+    w_first[workflow_starts] = True
+    w_last = np.append(w_first[1:], True)
+    j_first = np.zeros(len(j_rank), bool)
+    j_first[job_starts] = True
+    pipeline_open = pc.binary_join_element_wise(
+        "{",
+        pipelines.column("phead"),
+        ', "credits": ',
+        _credits_object(names, p_credits),
+        ', "workflows": [',
+        "",
+    )
+    workflow_open = pc.binary_join_element_wise(
+        pc.if_else(pa.array(w_first), FIRST_WORKFLOW, NEXT_WORKFLOW),
+        workflows.column("whead"),
+        ', "credits": ',
+        _credits_object(names, w_credits),
+        ', "jobs": [',
+        "",
+    )
+    job_text = pc.binary_join_element_wise(
+        pc.if_else(pa.array(j_first), FIRST_JOB, NEXT_JOB), jobs.column("job"), ""
+    )
+    pipeline_close = pa.array([PIPELINE_CLOSE] * pipelines.num_rows, pa.string())
+    keys = np.concatenate([w_rank[w_first] * 4, w_rank * 4 + 1, j_rank * 4 + 2, w_rank[w_last] * 4 + 3])
+    pieces = pa.concat_arrays([_array(a) for a in (pipeline_open, workflow_open, job_text, pipeline_close)])
+    order = np.argsort(keys, kind="stable")
+    text = pieces.take(pa.array(order))
+    del pieces, rows, jobs
+    # Each pipeline's byte range: from its opening piece to the next pipeline's.
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
+    opening = np.flatnonzero(order < pipelines.num_rows)
+    starts = offsets[opening] - offsets[0]
+    ends = np.append(starts[1:], offsets[-1] - offsets[0])
+    index = pa.table(
+        {
+            "created": pipelines.column("p_created"),
+            "pid": pipelines.column("pid"),
+            "start": pa.array(starts, pa.int64()),
+            "end": pa.array(ends, pa.int64()),
+        }
+    )
+    with open(path, "wb") as fh:
+        fh.write(memoryview(text.buffers()[2])[offsets[0] : offsets[-1]])
+        with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), index.schema) as writer:
+            for batch in index.to_batches(INDEX_BATCH_ROWS):
+                writer.write_batch(batch)
+    return _Bucket(
+        path,
+        int(offsets[-1] - offsets[0]),
+        pipelines.num_rows,
+        workflows.num_rows,
+        len(j_rank),
+        read,
+        totals,
+        set(pipelines.column("org").to_pylist()),
+    )
+
+
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    import pyarrow as pa
+
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _filled(
+    heads: pa.Array, rns: Any, which: int, render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+) -> pa.Array:
+    """The first rows' rendered fields, the missing ones rendered now (see `_Conversion.heads`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    missing = np.flatnonzero(heads.is_null().to_numpy(zero_copy_only=False))
+    if len(missing) == 0:
+        return heads
+    found = render_heads([int(r) for r in rns[missing]])
+    texts = heads.to_pylist()
+    for i in missing:
+        texts[i] = found[int(rns[i])][which]
+    return pa.array(texts, pa.string())
+
+
+def _first_rows_of_jobs(rows: pa.Table) -> pa.Table:
+    """The bucket's rows without repeated jobs (the first row of each is kept)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    jid = rows.column("jid")
+    if len(pc.unique(jid)) == rows.num_rows and not pc.any(pc.is_in(jid, pa.array(["\\N", ""]))).as_py():
+        return rows  # every row has its own JOB_ID
+    has_id = pc.and_(pc.not_equal(jid, "\\N"), pc.not_equal(jid, ""))
+    null = pa.scalar(None, pa.string())
+    keys = pa.table(
+        {
+            "a": pc.if_else(has_id, jid, null),
+            "b": pc.if_else(has_id, null, rows.column("wid")),
+            "c": pc.if_else(has_id, null, rows.column("jname")),
+            "d": pc.if_else(has_id, null, rows.column("run")),
+            "rn": rows.column("rn"),
+        }
+    )
+    firsts = keys.group_by(["a", "b", "c", "d"], use_threads=False).aggregate([("rn", "min")])
+    if firsts.num_rows == rows.num_rows:
+        return rows
+    return rows.filter(pc.is_in(rows.column("rn"), firsts.column("rn_min")))
+
+
+def _scaled(texts: pa.Array) -> tuple[Any, Any, int]:
+    """Credits as exact integers in units of 10^-unit (unit: the most digits after the point), their own
+    scales, and that unit. NULL counts 0 with scale 0 (a sum starts at 0). int64 when the sums cannot overflow
+    it, Python integers otherwise. Credits repeat a lot: each distinct text is read once."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(texts)
+    distinct = [Decimal(0) if t == "null" else Decimal(t) for t in encoded.dictionary.to_pylist()]
+    own = [max(0, -d.as_tuple().exponent) for d in distinct]  # type: ignore[operator]
+    unit = max(own, default=0)
+    values = [_units(d, unit) for d in distinct]
+    codes = encoded.indices.to_numpy()
+    scales = np.array(own or [0], dtype=np.int64)[codes]
+    if len(texts) * max(map(abs, values), default=0) < 2**62:
+        return np.array(values or [0], dtype=np.int64)[codes], scales, unit
+    return np.array(values or [0], dtype=object)[codes], scales, unit
+
+
+def _units(number: Decimal, unit: int) -> int:
+    """`number` as an exact integer count of 10^-unit (Decimal's own scaling rounds to 28 digits)."""
+    sign, digits, exponent = number.as_tuple()
+    value = int("".join(map(str, digits)) or "0") * 10 ** (int(exponent) + unit)
+    return -value if sign else value
+
+
+def _sum_text(sums: Any, scales: Any, unit: int) -> pa.Array:
+    """Exact sums (in units of 10^-unit) as text with as many digits after the point as `scales` says; each
+    distinct (sum, scale) is written once."""
+    import numpy as np
+    import pyarrow as pa
+
+    if sums.dtype == object or len(sums) == 0 or int(np.abs(sums).max()) >= 2**56:
+        texts = [_decimal_text(int(v), int(g), unit) for v, g in zip(sums, scales, strict=True)]
+        return pa.array(texts, pa.string())
+    distinct, codes = np.unique(sums * 32 + scales, return_inverse=True)  # a scale is at most 18
+    texts = pa.array([_decimal_text(int(k) >> 5, int(k) & 31, unit) for k in distinct], pa.string())
+    return texts.take(pa.array(codes.ravel()))
+
+
+def _decimal_text(value: int, scale: int, unit: int) -> str:
+    """`value` × 10^-unit written with `scale` digits after the point (the digits dropped are zeros), as
+    Decimal writes a sum of terms with at most `scale` digits after the point."""
+    digits = str(abs(value) // 10 ** (unit - scale)).rjust(scale + 1, "0")
+    return ("-" if value < 0 else "") + (f"{digits[:-scale]}.{digits[-scale:]}" if scale else digits)
+
+
+def _credits_object(names: Sequence[str], sums: pa.Array) -> pa.Array:
+    """A `credits` object per row ({"compute": 0.3, …}) from each column's sums one after the other."""
+    import pyarrow.compute as pc
+
+    rows = len(sums) // len(names)
+    parts: list[Any] = ["{"]
+    for index, name in enumerate(names):
+        parts += [("" if index == 0 else ", ") + f'"{name}": ', sums.slice(index * rows, rows)]
+    return pc.binary_join_element_wise(*parts, "}", "")
+
+
+def _index(bucket: _Bucket, number: int) -> Iterator[tuple[str, str, int, int, int]]:
+    """A bucket's pipelines as (created, pid, bucket number, start, end), read a batch at a time."""
+    import pyarrow as pa
+
+    with open(bucket.path, "rb") as fh:
+        fh.seek(bucket.text_bytes)
+        for batch in pa.ipc.open_stream(pa.PythonFile(fh, mode="r")):
+            created, pid, start, end = (batch.column(i).to_pylist() for i in range(4))
+            yield from zip(created, pid, [number] * len(pid), start, end, strict=True)
 
 
 def _write_document(
-    out: TextIO,
-    pipelines: dict[str, list[Any]],
-    credit_names: list[str],
-    result: HierarchyResult,
-    source: str,
-    period: dict[str, str] | None,
-    job_text: Callable[[int, int], str],
-) -> None:
-    """Totals first (computed from the grouped rows), then one pipeline at a time; each job's JSON text is read
-    from the spill file at the offset recorded while grouping."""
-    ordered = sorted(pipelines.values(), key=lambda p: p[0])
-    file_sums = [Decimal(0)] * len(credit_names)
-    pipeline_sums: list[list[Decimal]] = []
-    for pipeline in ordered:
-        sums = [Decimal(0)] * len(credit_names)
-        for workflow in pipeline[2].values():
-            sums = [a + b for a, b in zip(sums, workflow[2], strict=False)]
-            result.workflows += 1
-            result.jobs += len(workflow[3])
-        pipeline_sums.append(sums)
-        file_sums = [a + b for a, b in zip(file_sums, sums, strict=False)]
-    result.pipelines = len(ordered)
-    result.credits = dict(zip(credit_names, file_sums, strict=False))
-    head = {"format": FORMAT, "source_csv": source}
+    out: TextIO, buckets: list[_Bucket], names: Sequence[str], source: str, period: dict[str, str] | None
+) -> HierarchyResult:
+    """Step 3: head and totals, then every pipeline in order (the buckets' indexes merged by sort key)."""
+    with localcontext(Context(prec=MAX_PREC)):  # exact, however many digits
+        credits = {
+            name: sum((Decimal(b.credits[i]) for b in buckets), Decimal(0)) for i, name in enumerate(names)
+        }
+    jobs = sum(b.jobs for b in buckets)
+    result = HierarchyResult(
+        pipelines=sum(b.pipelines for b in buckets),
+        workflows=sum(b.workflows for b in buckets),
+        jobs=jobs,
+        rows=jobs,
+        duplicates_dropped=sum(b.rows for b in buckets) - jobs,
+        credits=credits,
+        organization_ids=sorted(set().union(*(b.organization_ids for b in buckets))),
+    )
+    head: dict[str, Any] = {"format": FORMAT, "source_csv": source}
     if period:
-        head["period"] = period  # type: ignore[assignment]
+        head["period"] = period
     out.write("{\n")
     for name, value in head.items():
         out.write(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},\n")
     out.write(f'  "organization_ids": {json.dumps(result.organization_ids, ensure_ascii=False)},\n')
+    totals = ", ".join(f'"{name}": {format(amount, "f")}' for name, amount in credits.items())
     out.write(
         f'  "totals": {{"pipelines": {result.pipelines}, "workflows": {result.workflows}, '
-        f'"jobs": {result.jobs}, "credits": {_credits_text(credit_names, file_sums)}}},\n'
+        f'"jobs": {result.jobs}, "credits": {{{totals}}}}},\n'
     )
     out.write('  "pipelines": [')
-    for p_index, (pipeline, sums) in enumerate(zip(ordered, pipeline_sums, strict=False)):
-        pieces = [
-            ",\n    {" if p_index else "\n    {",
-            pipeline[1],
-            f', "credits": {_credits_text(credit_names, sums)}, "workflows": [',
-        ]
-        for w_index, workflow in enumerate(sorted(pipeline[2].values(), key=lambda w: w[0])):
-            pieces.append(",\n      {" if w_index else "\n      {")
-            pieces.append(workflow[1])
-            pieces.append(f', "credits": {_credits_text(credit_names, workflow[2])}, "jobs": [')
-            jobs = sorted(workflow[3], key=lambda j: (j[0], j[1], j[2]))
-            pieces.append(",".join(f"\n        {job_text(j[3], j[4])}" for j in jobs))
-            pieces.append("\n      ]}")
-        pieces.append("\n    ]}")
-        out.write("".join(pieces))
-    out.write("\n  ]\n}\n")
-
-
-# The non-credit known columns, unpacked by position in write_hierarchy.
-_LAYOUT = KNOWN_COLUMNS[: KNOWN_COLUMNS.index("COMPUTE_CREDITS")]
-_KNOWN_SET = frozenset(KNOWN_COLUMNS)
+    out.flush()
+    write = out.buffer.write if hasattr(out, "buffer") else (lambda data: out.write(data.decode()))
+    first, later = FIRST_PIPELINE.encode(), NEXT_PIPELINE.encode()
+    files: list[BinaryIO] = []
+    try:
+        files = [open(b.path, "rb") for b in buckets]  # noqa: SIM115 (closed below)
+        separator, pending, size = first, [], 0
+        for _, _, number, start, end in heapq.merge(*(_index(b, n) for n, b in enumerate(buckets))):
+            pending += [separator, os.pread(files[number].fileno(), end - start, start)]
+            separator, size = later, size + end - start
+            if size > WRITE_BUFFER:
+                write(b"".join(pending))
+                pending, size = [], 0
+        write(b"".join(pending))
+    finally:
+        for fh in files:
+            fh.close()
+    out.write(DOCUMENT_CLOSE)
+    return result

@@ -10,14 +10,12 @@ file again changes nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 from usage_archive.archive.layout import (
     CIRCLECI_INCOMING_PREFIX,
@@ -28,8 +26,9 @@ from usage_archive.archive.layout import (
 )
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.circleci.columns import NULL, UsageExportFormatError
+from usage_archive.circleci.dialect import records, records_of_width
 from usage_archive.circleci.manifest import write_csv_manifest
-from usage_archive.circleci.merge import merge_parts, open_part, read_header
+from usage_archive.circleci.merge import merge_parts, open_part, read_head
 from usage_archive.circleci.verify import count_csv_records
 from usage_archive.periods import Week
 
@@ -79,45 +78,39 @@ def _row_week(row: list[str], positions: list[int], line: int, source: str) -> W
 
 
 def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, Week], tuple[Path, int]]:
-    """Write the file's rows into one CSV per (organisation, week) under `workdir`."""
+    """Write the file's records into one CSV per (organisation, week) under `workdir`, each record as the
+    export wrote it, under the export's own header line."""
     try:
-        header = read_header(path, source)
+        head = read_head(path, source)
     except UsageExportFormatError as exc:
         raise NotAUsageExport(str(exc)) from None
-    if header is None:
+    if head is None:
         raise NotAUsageExport(f"{source} is empty")
-    position = {c: i for i, c in enumerate(header)}
+    position = {c: i for i, c in enumerate(head.columns)}
     dates = [position.get(c, -1) for c in DATE_COLUMNS]
     org_at = position["ORGANIZATION_ID"]
     slices: dict[tuple[str, Week], tuple[Path, int]] = {}
-    writers: dict[tuple[str, Week], Any] = {}
-    handles = []
+    handles: dict[tuple[str, Week], BinaryIO] = {}
     try:
         with open_part(path) as fh:
-            reader = csv.reader(io.TextIOWrapper(fh, encoding="utf-8", newline=""))
+            reader = records(fh, source)
             next(reader)
-            for line, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise NotAUsageExport(
-                        f"{source} line {line} has {len(row)} fields, its header has {len(header)}"
-                    )
-                slot = (row[org_at].strip(), _row_week(row, dates, line, source))
-                writer = writers.get(slot)
-                if writer is None:
-                    target = workdir / f"slice-{len(writers):04d}.csv"
-                    handle = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in finally)
-                    handles.append(handle)
-                    writer = writers[slot] = csv.writer(handle, lineterminator="\n")
-                    writer.writerow(header)
+            for record in records_of_width(reader, len(head.columns), source):
+                slot = (record.fields[org_at].strip(), _row_week(record.fields, dates, record.line, source))
+                handle = handles.get(slot)
+                if handle is None:
+                    target = workdir / f"slice-{len(handles):04d}.csv"
+                    handle = handles[slot] = open(target, "wb")  # noqa: SIM115 (closed in finally)
+                    handle.write(head.line)
                     slices[slot] = (target, 0)
-                writer.writerow(row)
+                handle.write(record.raw.encode())
                 slices[slot] = (slices[slot][0], slices[slot][1] + 1)
-    except (UnicodeDecodeError, csv.Error, EOFError, OSError) as exc:
+    except UsageExportFormatError as exc:
+        raise NotAUsageExport(str(exc)) from None
+    except (EOFError, OSError) as exc:
         raise NotAUsageExport(f"{source} is not a readable CSV: {type(exc).__name__}: {exc}") from None
     finally:
-        for handle in handles:
+        for handle in handles.values():
             handle.close()
     if not slices:
         raise NotAUsageExport(f"{source} has a header but no rows")
@@ -158,6 +151,8 @@ def import_export(
                 "so that each gets its own folder"
             )
         result = ImportResult(source_key=key, moved_to="")
+        # Every week is merged (and so checked) before any is stored: a file refused stores nothing.
+        merges = []
         for (org_id, week), (slice_path, rows) in sorted(
             slices.items(), key=lambda item: (item[0][1], item[0][0])
         ):
@@ -168,7 +163,12 @@ def import_export(
                 store.download(csv_key, existing)
                 sources, names = [existing, slice_path], [csv_key, *names]
             merged = workdir / f"merged-{org_id}-{week}.csv"
-            merge = merge_parts(sources, merged, dedupe=True, names=names)
+            try:
+                merge = merge_parts(sources, merged, dedupe=True, names=names)
+            except UsageExportFormatError as exc:
+                raise NotAUsageExport(str(exc)) from None
+            merges.append((org_id, week, csv_key, rows, merged, merge, len(sources) > 1))
+        for org_id, week, csv_key, rows, merged, merge, existed in merges:
             stored = store.put_file(csv_key, merged, content_type="text/csv")
             # The week's manifest, after its CSV: this file added to what the week came from (manifest.py).
             at = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
@@ -181,7 +181,7 @@ def import_export(
                 stored,
                 count_csv_records(merged),
                 imported,
-                keep_earlier=len(sources) > 1,
+                keep_earlier=existed,
             )
             log(
                 f"archived {rows} row(s) of {name} as {org_id} week {week} at {csv_key} "

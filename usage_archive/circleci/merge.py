@@ -1,8 +1,12 @@
-"""Merge export parts (gzip or plain CSV, one header each) into one CSV with a single header.
+"""Merge export parts (gzip or plain CSV, one header each) into one CSV with a single header, and check that the
+result reads exactly before anyone stores it.
 
-Columns are matched by name. A part whose header already equals the merged header is copied as raw bytes
-(no CSV parsing: the common case and the fast one); any other part is re-ordered row by row, with `\\N` for
-columns it lacks. Unknown new columns are kept.
+Columns are matched by name. The merged file keeps the export's own bytes (it is the archive of record): the
+first part's header line (without a byte-order mark), then each part's records byte for byte when its header is
+the merged header and its lines end the same way. Any other part is re-written record by record (reordered,
+`\\N` for columns it lacks; unknown new columns are kept). Then the whole merged file is read as the JSON step
+reads it (`export_sql`): strictly, every typed value checked. A part that cannot be read unambiguously is
+refused with its name and line, and the merged file is removed.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
+from usage_archive.circleci import dialect, export_sql
 from usage_archive.circleci.columns import (
     KNOWN_COLUMNS,
     NULL,
@@ -26,16 +31,22 @@ from usage_archive.circleci.columns import (
 
 COPY_CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
-csv.field_size_limit(1 << 24)
+UTF8_BOM = dialect.BOM.encode()
 
 
 @dataclass(frozen=True)
 class MergeResult:
     columns: list[str]
-    rows: int  # data rows written (physical lines for parts copied raw)
+    rows: int  # data records in the merged file
     parts: int
     unknown_columns: list[str] = field(default_factory=list)
     duplicates_dropped: int = 0
+
+
+class PartHead(NamedTuple):
+    columns: list[str]  # validated
+    line: bytes  # the header line as written, without a byte-order mark
+    ending: str  # how the part ends its lines
 
 
 @contextmanager
@@ -51,20 +62,27 @@ def open_part(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield raw  # type: ignore[misc]
 
 
-def read_header(path: str | os.PathLike[str], source: str) -> list[str] | None:
-    """The validated header of a part, or None when the part is completely empty."""
+def read_head(path: str | os.PathLike[str], source: str) -> PartHead | None:
+    """The part's validated header, or None when the part is completely empty."""
     try:
         with open_part(path) as fh:
             line = fh.readline()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise UsageExportFormatError(f"{source} is not readable gzip/CSV: {exc}") from None
+    line = line.removeprefix(UTF8_BOM)
     if not line.strip():
         return None
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageExportFormatError(f"{source} does not start with a UTF-8 CSV header") from None
-    return validate_header(next(csv.reader([text])), source)
+    return PartHead(validate_header(next(csv.reader([text])), source), line, dialect.line_ending(line))
+
+
+def read_header(path: str | os.PathLike[str], source: str) -> list[str] | None:
+    """The validated header of a part, or None when the part is completely empty."""
+    head = read_head(path, source)
+    return head.columns if head else None
 
 
 def job_key(
@@ -85,92 +103,137 @@ def merge_parts(
     names: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> MergeResult:
-    """Write the parts' rows under one header to `out_path`. Every header is read and validated before
-    anything is written. With `dedupe`, a job row already seen (same JOB_ID) is dropped."""
+    """Write the parts' rows under one header to `out_path` and check the result reads exactly. Every header
+    is read and validated before anything is written. With `dedupe`, a job row already seen (same JOB_ID) is
+    dropped. Raises UsageExportFormatError (naming the part and line) and leaves no `out_path` behind."""
     names = list(names or [f"part {i + 1} of {len(parts)}" for i in range(len(parts))])
-    headers = [read_header(p, n) for p, n in zip(parts, names, strict=False)]
-    present = [h for h in headers if h is not None]
+    for path, name in zip(parts, names, strict=False):
+        if _same_file(path, out_path):
+            raise UsageExportFormatError(
+                f"the merged file {os.fspath(out_path)} is {name} itself: merging would "
+                "overwrite it; write the merged file elsewhere"
+            )
+    heads = [read_head(p, n) for p, n in zip(parts, names, strict=False)]
+    present = [h for h in heads if h is not None]
     if not present:
         raise UsageExportFormatError(
             f"none of the {len(parts)} part(s) has a header row: the export is empty"
         )
-    columns = output_columns(present)
-    rows = duplicates = 0
+    columns = output_columns([h.columns for h in present])
+    ending = present[0].ending
+    duplicates = 0
     seen: set[tuple[str, ...]] = set()
     index = {c: i for i, c in enumerate(columns)}
     key_at = (index["JOB_ID"], index["WORKFLOW_ID"], index["JOB_NAME"], index.get("JOB_RUN_NUMBER", -1))
-    with open(out_path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for path, name, header in zip(parts, names, headers, strict=False):
-            if header is None:
-                continue
-            if header == columns and not dedupe:
-                out.flush()
-                rows += _copy_raw(path, out)
+    try:
+        with open(out_path, "wb") as out:
+            first = present[0]
+            if first.columns == columns:
+                out.write(first.line.rstrip(b"\r\n") + ending.encode())
             else:
-                part_rows, part_dupes = _copy_rows(
-                    path, name, header, columns, writer, seen if dedupe else None, key_at
-                )
-                rows += part_rows
-                duplicates += part_dupes
-            if log:
-                log(f"merged {name}")
+                _write_row(out, columns, ending)
+            for path, name, head in zip(parts, names, heads, strict=False):
+                if head is None:
+                    continue
+                if head.columns == columns and head.ending == ending and not dedupe:
+                    _copy_raw(path, out, ending)
+                else:
+                    duplicates += _copy_records(
+                        path, name, head, columns, ending, out, seen if dedupe else None, key_at
+                    )
+                if log:
+                    log(f"merged {name}")
+        rows = check_merged(out_path, columns, parts, names)
+    except BaseException:
+        if os.path.exists(out_path):
+            os.unlink(out_path)
+        raise
     unknown = [c for c in columns if c not in KNOWN_COLUMNS]
     return MergeResult(
         columns=columns, rows=rows, parts=len(parts), unknown_columns=unknown, duplicates_dropped=duplicates
     )
 
 
-def _copy_raw(path: str | os.PathLike[str], out: io.TextIOWrapper) -> int:
-    """Append the part's data lines byte for byte; returns the number of lines."""
-    lines = 0
+def check_merged(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    parts: Sequence[str | os.PathLike[str]],
+    names: Sequence[str],
+) -> int:
+    """Read the merged file as the JSON step will; returns its number of records. A problem is reported in
+    the part it comes from, by line."""
+
+    def locate(error: Exception | None) -> UsageExportFormatError:
+        for part, name in zip(parts, names, strict=False):
+            with open_part(part) as fh:
+                found = export_sql.locate_problem(fh, name, error)
+            if found:
+                return found
+        return export_sql.duckdb_problem(os.path.basename(os.fspath(path)), error)
+
+    with export_sql.connect() as con:
+        export_sql.create_source(con, path, columns)
+        return export_sql.check_source(con, columns, locate)
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # `b` does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _write_row(out: BinaryIO, row: Sequence[str], ending: str) -> None:
+    text = io.StringIO()
+    csv.writer(text, lineterminator=ending).writerow(row)
+    out.write(text.getvalue().encode())
+
+
+def _copy_raw(path: str | os.PathLike[str], out: BinaryIO, ending: str) -> None:
+    """Append the part's data lines byte for byte."""
     last = b"\n"
-    target = out.buffer
     with open_part(path) as fh:
         fh.readline()
         while chunk := fh.read(COPY_CHUNK):
-            lines += chunk.count(b"\n")
-            target.write(chunk)
+            out.write(chunk)
             last = chunk[-1:]
     if last != b"\n":
-        target.write(b"\n")
-        lines += 1
-    target.flush()
-    return lines
+        out.write(ending.encode())
 
 
-def _copy_rows(
+def _copy_records(
     path: str | os.PathLike[str],
     name: str,
-    header: list[str],
+    head: PartHead,
     columns: list[str],
-    writer: csv._writer,
+    ending: str,
+    out: BinaryIO,
     seen: set[tuple[str, ...]] | None,
     key_at: tuple[int, int, int, int],
-) -> tuple[int, int]:
-    position = {c: i for i, c in enumerate(header)}
+) -> int:
+    """Append the part's records (each as written when it fits the merged file, else re-written); returns
+    how many were dropped as already seen."""
+    position = {c: i for i, c in enumerate(head.columns)}
     picks = [position.get(c, -1) for c in columns]
-    width = len(header)
-    rows = duplicates = 0
+    as_written = head.columns == columns
+    duplicates = 0
     with open_part(path) as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
-        reader = csv.reader(text)
+        reader = dialect.records(fh, name)
         next(reader)
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != width:
-                raise UsageExportFormatError(
-                    f"{name} line {line_no} has {len(row)} fields, its header has {width}"
-                )
-            merged = [row[i] if i >= 0 else NULL for i in picks]
+        for record in dialect.records_of_width(reader, len(head.columns), name):
+            merged = record.fields if as_written else [record.fields[i] if i >= 0 else NULL for i in picks]
             if seen is not None:
                 key = job_key(merged, *key_at)
                 if key in seen:
                     duplicates += 1
                     continue
                 seen.add(key)
-            writer.writerow(merged)
-            rows += 1
-    return rows, duplicates
+            if (
+                as_written
+                and record.raw.endswith(ending)
+                and (ending == "\r\n" or not record.raw.endswith("\r\n"))
+            ):
+                out.write(record.raw.encode())
+            else:
+                _write_row(out, merged, ending)
+    return duplicates

@@ -140,7 +140,7 @@ def test_hierarchy_nests_rolls_up_exactly_and_collapses_duplicates(tmp_path: Pat
     assert job3["credits"]["compute"] is None  # NULL stays NULL
     job1 = p1["workflows"][0]["jobs"][0]
     assert job1["queued_at"] == "2026-11-17T10:00:00.000Z"
-    assert job1["started_at"] == "2026-11-17T10:00:05+02:00"
+    assert job1["started_at"] == "2026-11-17T08:00:05Z"  # RFC 3339 in UTC, whatever offset the export wrote
     assert job1["stopped_at"] is None
     assert job1["duration_seconds"] == 61
     assert job1["cpu_utilization_pct"]["median"] == Decimal("12.5")

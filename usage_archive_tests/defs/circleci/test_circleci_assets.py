@@ -146,7 +146,14 @@ def test_checks_fail_when_the_stored_files_are_corrupted(usage_api, moto_endpoin
     store = s3_store(s3_client, s3_bucket)
     stem = f"circleci-usage-data/usage-data-{WEEK}-to-{NEXT}"
     document = json.loads(store.get_bytes(f"{stem}-hierarchical.json"))
-    document["pipelines"][0]["workflows"][0]["jobs"].pop()  # one job lost
+    workflow, job = next(
+        (w, j)
+        for p in document["pipelines"]
+        for w in p["workflows"]
+        for j in w["jobs"]
+        if j["credits"]["total"]
+    )
+    workflow["jobs"].remove(job)  # one job (with credits) lost
     store.put_bytes(f"{stem}-hierarchical.json", json.dumps(document).encode())
     verify = dg.Definitions(
         assets=ASSETS[:2], asset_checks=ASSETS[2:], jobs=[circleci_usage_verify_job], resources=res
@@ -166,12 +173,12 @@ def test_checks_fail_when_the_stored_files_are_corrupted(usage_api, moto_endpoin
     assert check_results(result)[f"usage_csv/{READABLE_EXPORT}"] is False
 
 
-def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(
-    usage_api, moto_endpoint, s3_bucket, tmp_path
+def test_a_part_that_cannot_be_read_stops_the_run_before_anything_is_stored(
+    usage_api, moto_endpoint, s3_bucket, s3_client
 ):
-    # Parts with the merged header are copied byte for byte; a truncated row in one is caught by the CSV check.
+    # A row cut short in the second part: the merge refuses it (naming the part and line) and stores nothing.
     broken = gzip.decompress(usage_api.parts[1]).decode().splitlines()
-    broken[2] = ",".join(broken[2].split(",")[:20])
+    broken[2] = '","'.join(broken[2].split('","')[:20]) + '"'
     usage_api.parts[1] = gzip.compress(("\n".join(broken) + "\n").encode())
     result = dg.materialize(
         ASSETS,
@@ -180,8 +187,11 @@ def test_a_failing_blocking_check_fails_the_run_and_stops_the_json(
         resources=resources(usage_api, moto_endpoint, s3_bucket),
     )
     assert not result.success
-    assert check_results(result)[f"usage_csv/{READABLE_EXPORT}"] is False
+    message = result.failure_data_for_node("circleci__usage_csv").error.message
+    assert "part 2 line 3 has 20 fields, the header has 48" in message
+    assert not result.asset_materializations_for_node("circleci__usage_csv")
     assert not result.asset_materializations_for_node("circleci__usage_hierarchical_json")
+    assert list(s3_store(s3_client, s3_bucket).list("circleci-usage-data/usage-data-")) == []
 
 
 def test_several_orgs_are_archived_in_their_own_folders(

@@ -1,0 +1,211 @@
+"""A usage export CSV as DuckDB reads it, for the merge's check and the hierarchical JSON.
+
+Why DuckDB: its CSV reader is strict and fast, and it renders every value to its JSON text in vectorised SQL,
+streaming, in file order, in a few MB; the same in Python costs several times the CPU. (Queries over `src` run
+on one thread: numbering the rows takes an order-preserving window function. The merge's check reads `records`
+and uses every core.) SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
+backslashes or control characters); every other form goes through the Python rule in `dialect` (registered as a
+function, called only for those values), so SQL and Python cannot disagree. A value that is not of its column's
+kind makes that function raise, which stops the query.
+
+`src` is the file's records in file order (`rn` = 1 for the first data record), every column as text, an
+empty field as ''. Reading is strict: an unterminated quote, a character after a closing quote or a row of the
+wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and line with `dialect`.
+(Blanks between a closing quote and the next comma are the one thing DuckDB's reader skips where the RFC says
+the file is wrong.)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from usage_archive.circleci import dialect
+from usage_archive.circleci.columns import UsageExportFormatError, value_kind
+
+if TYPE_CHECKING:
+    import duckdb
+
+# DuckDB's own budget; the process's peak adds Python, the libraries and the output buffers to it.
+# Only streaming queries run here (no joins or sorts), so DuckDB needs little; its allocator is asked to give
+# memory back early, and it reads 1 MB buffers instead of its default 32 MB ones (a record is far smaller).
+MEMORY_LIMIT_MB = 128
+READ_BUFFER = 1 << 20
+# Timestamps CircleCI writes (UTC, with or without a zero offset), rendered in SQL; anything else goes to Python.
+# The export's own form is matched with GLOB (several times cheaper than a regular expression), its ranges
+# checked by DuckDB's cast (which alone would take 24:00 for midnight).
+_EXPORT_TIMESTAMP = (
+    "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]"
+)
+_DATE = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
+_UTC_TIMESTAMP = (
+    r"([12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[ T]"
+    r"((?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?)(?: ?(?:Z|\+00:?00))?"
+)
+
+_ESCAPED = '[\\x00-\\x1f"\\\\]'  # what JSON escapes in a string
+
+_MACROS = f"""
+CREATE MACRO json_text(v) AS CASE WHEN v = '\\N' THEN 'null'
+    WHEN regexp_matches(v, '{_ESCAPED}') THEN py_string_json(v) ELSE concat('"', v, '"') END;
+CREATE MACRO json_plain_text(v, escaped) AS CASE WHEN v = '\\N' THEN 'null'
+    WHEN escaped THEN json_text(v) ELSE concat('"', v, '"') END;
+CREATE MACRO json_number(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
+    WHEN regexp_full_match(v, '{dialect.PLAIN_NUMBER}') THEN v ELSE py_number_json(v) END;
+CREATE MACRO json_boolean(v) AS CASE v WHEN 'True' THEN 'true' WHEN 'False' THEN 'false'
+    WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN '\\N' THEN 'null' WHEN '' THEN 'null'
+    ELSE py_boolean_json(v) END;
+CREATE MACRO json_timestamp(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
+    WHEN v GLOB '{_EXPORT_TIMESTAMP}' AND substr(v, 12, 2) < '24' AND TRY_CAST(v AS TIMESTAMP) IS NOT NULL
+        THEN concat('"', left(v, 10), 'T', right(v, 12), 'Z"')
+    WHEN v GLOB '{_DATE}' AND TRY_CAST(v AS DATE) IS NOT NULL THEN concat('"', v, '"')
+    WHEN regexp_full_match(v, '{_UTC_TIMESTAMP}') AND TRY_CAST(left(v, 10) AS DATE) IS NOT NULL
+        THEN regexp_replace(v, '^{_UTC_TIMESTAMP}$', '"\\1T\\2Z"')
+    ELSE py_timestamp_json(v) END;
+"""
+_PYTHON_RULES = {
+    "py_string_json": dialect.string_json,
+    "py_number_json": dialect.number_json,
+    "py_boolean_json": dialect.boolean_json,
+    "py_timestamp_json": dialect.timestamp_json,
+}
+
+
+class InvalidValue(ValueError):
+    """Raised inside a query by a rule that finds a value not of its kind: the query stops (the file and line
+    are then found with `locate_problem`)."""
+
+
+def _strict(rule: Callable[[str], str | None]) -> Callable[[str], str]:
+    def render(value: str) -> str:
+        text = rule(value)
+        if text is None:
+            raise InvalidValue(value)
+        return text
+
+    return render
+
+
+RENDER = {
+    "text": "json_text",
+    "number": "json_number",
+    "credit": "json_number",
+    "boolean": "json_boolean",
+    "timestamp": "json_timestamp",
+}
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def render(column: str, header: Sequence[str], escaped: str | None = None) -> str:
+    """SQL for the column's JSON text; a column the file lacks is NULL (`\\N`). For a text column, `escaped`
+    names a per-row flag (see `escaped_sql`): false means no text value in the row needs escaping, so the row
+    skips a regular expression per value."""
+    value = ident(column) if column in header else literal("\\N")
+    if escaped and value_kind(column) == "text":
+        return f"json_plain_text({value}, {escaped})"
+    return f"{RENDER[value_kind(column)]}({value})"
+
+
+def escaped_sql(columns: Sequence[str], header: Sequence[str]) -> str:
+    """SQL for: some of these text columns has a value JSON must escape (one regular expression per row)."""
+    present = [ident(c) for c in columns if c in header and value_kind(c) == "text"]
+    return f"regexp_matches(concat({', '.join(present)}), '{_ESCAPED}')" if present else "false"
+
+
+@contextmanager
+def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection (spilling, if ever, to a private temporary directory) with the rendering macros.
+    `preserve_insertion_order` keeps a query's rows in file order."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="circleci-duckdb-") as spill:
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": f"{memory_limit_mb}MB",
+                "temp_directory": spill,
+                "preserve_insertion_order": True,
+                "allocator_flush_threshold": "16MB",
+                "allocator_bulk_deallocation_flush_threshold": "16MB",
+                "allocator_background_threads": True,
+            },
+        )
+        con.execute("SET enable_progress_bar = false")  # it draws on stderr when that is a terminal
+        try:
+            for name, rule in _PYTHON_RULES.items():
+                con.create_function(
+                    name, _strict(rule), ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+                )
+            con.execute(_MACROS)
+            yield con
+        finally:
+            con.close()
+
+
+def create_source(
+    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]
+) -> None:
+    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`,
+    and `records` (no row number, an empty unquoted field NULL: cheaper, and parallel, where order does not
+    matter)."""
+    columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
+    values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
+    con.execute(
+        f"CREATE OR REPLACE VIEW records AS SELECT * FROM read_csv("
+        f"{literal(os.fspath(path))}, columns={columns}, header=true, delim=',', quote='\"', escape='\"', "
+        f"auto_detect=false, strict_mode=true, allow_quoted_nulls=false, compression='none', "
+        f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})"
+    )
+    con.execute(f"CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, {values} FROM records")
+
+
+def check_source(
+    con: duckdb.DuckDBPyConnection,
+    header: Sequence[str],
+    locate: Callable[[Exception | None], UsageExportFormatError],
+) -> int:
+    """Read every record of `src` and render every typed value; returns the number of records. At the first
+    problem raises what `locate` finds (the file and line, see `locate_problem`)."""
+    import duckdb
+
+    rendered = [
+        f"max(length({RENDER[value_kind(c)]}(coalesce({ident(c)}, ''))))"
+        for c in header
+        if value_kind(c) != "text"
+    ]
+    try:
+        row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()
+    except duckdb.Error as exc:
+        raise locate(exc) from None
+    assert row is not None
+    return int(row[0])
+
+
+def locate_problem(
+    lines: Iterable[bytes], source: str, error: Exception | None
+) -> UsageExportFormatError | None:
+    """What is wrong with a file, by name and line, found by reading it again with `dialect` (strict Python
+    reading and the value rules); None when that reading finds nothing."""
+    try:
+        dialect.check_export(lines, source)
+    except UsageExportFormatError as exc:
+        return exc
+    return None
+
+
+def duckdb_problem(source: str, error: Exception | None) -> UsageExportFormatError:
+    """DuckDB's own message, for what only DuckDB refuses (e.g. CRLF and LF line ends mixed in one file)."""
+    detail = " ".join(str(error).split("\n")[:3]) if error else "a value DuckDB reads differently"
+    return UsageExportFormatError(f"{source} cannot be read as a CircleCI usage export: {detail}")

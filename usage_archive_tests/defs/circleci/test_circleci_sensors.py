@@ -3,7 +3,6 @@ automation condition, and the Monday schedule."""
 
 from __future__ import annotations
 
-import gzip
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -271,19 +270,32 @@ def test_json_follows_an_imported_export(moto_endpoint, s3_bucket, s3_client, tm
 
 
 def test_a_csv_whose_blocking_check_failed_is_not_followed(usage_api, moto_endpoint, s3_bucket):
-    broken = gzip.decompress(usage_api.parts[1]).decode().splitlines()
-    broken[2] = ",".join(broken[2].split(",")[:20])  # a truncated row: the CSV check fails
-    usage_api.parts[1] = gzip.compress(("\n".join(broken) + "\n").encode())
-    defs = automation_defs(usage_resources(usage_api, moto_endpoint, s3_bucket))
+    resources = usage_resources(usage_api, moto_endpoint, s3_bucket)
+    defs = automation_defs(resources)
     instance = dg.DagsterInstance.ephemeral()
     ticks = Ticks(defs, instance)
     assert ticks.requested() == []
     week = week_key(LAST_WEEK)
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        asset_selection=[USAGE_CSV], partition_key=week, instance=instance, raise_on_error=False
+    job = defs.resolve_implicit_global_asset_job_def()
+    stored = job.execute_in_process(asset_selection=[USAGE_CSV], partition_key=week, instance=instance)
+    assert stored.success
+    # The stored CSV loses half a row afterwards (the merge refuses such a file, so it can only happen at rest);
+    # its check, run again, fails on the same materialization.
+    store = resources["archive_store"].get_store()
+    key = ORG_A.csv_key("org-a", LAST_WEEK)
+    lines = store.get_bytes(key).decode().splitlines()
+    lines[2] = ",".join(lines[2].split(",")[:20])
+    store.put_bytes(key, ("\n".join(lines) + "\n").encode())
+    checks_only = dg.define_asset_job(
+        "csv_checks_only", selection=dg.AssetSelection.checks_for_assets(USAGE_CSV)
     )
-    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-    assert failed == [READABLE_EXPORT]  # the CSV is stored as its manifest says, but it is not readable
+    checked = (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[checks_only]))
+        .resolve_job_def("csv_checks_only")
+        .execute_in_process(tags={"dagster/partition": week}, instance=instance, raise_on_error=False)
+    )
+    failed = {e.check_name for e in checked.get_asset_check_evaluations() if not e.passed}
+    assert READABLE_EXPORT in failed
     assert ticks.requested() == []
 
 

@@ -27,7 +27,8 @@ from usage_archive.circleci.api import (
     ExportJobNotFound,
     UsageApiClient,
 )
-from usage_archive.github_actions.windows import ONE_SECOND, Window
+from usage_archive.github_actions.windows import Window
+from usage_archive.periods import ONE_SECOND
 
 # A result too large for one hour of an organisation's usage is not split further (import the export instead).
 MIN_SPLIT_SECONDS = 3600

@@ -8,7 +8,6 @@ Weeks are `periods.Week` (Monday 00:00 UTC); where their files go is `archive.la
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,19 +15,13 @@ from pathlib import Path
 from usage_archive.archive.layout import CircleCILayout, circleci_export_job_key
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.circleci.api import UsageApiClient
-from usage_archive.circleci.export_jobs import ExportPiece, export_window, load_plan
+from usage_archive.circleci.export_jobs import ExportPiece, Log, _quiet, export_window, load_plan
 from usage_archive.circleci.hierarchy import HierarchyResult, write_hierarchy
 from usage_archive.circleci.manifest import listed_csv, write_csv_manifest, write_week_manifest
 from usage_archive.circleci.merge import MergeResult, merge_parts
 from usage_archive.circleci.verify import count_csv_records
 from usage_archive.github_actions.windows import Window
 from usage_archive.periods import Week
-
-Log = Callable[[str], None]
-
-
-def _quiet(message: str) -> None:
-    return None
 
 
 def load_export_job(store: ArchiveStore, org_id: str, week: Week) -> dict | None:

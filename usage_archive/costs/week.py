@@ -14,7 +14,6 @@ the price per credit.
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from usage_archive.archive.layout import (
     CircleCILayout,
@@ -32,6 +30,7 @@ from usage_archive.archive.layout import (
     github_billing_usage_key,
     github_workflow_runs_key,
 )
+from usage_archive.archive.parquet_footer import parquet_bytes, read_with_footer, require_columns, with_footer
 from usage_archive.archive.store import ArchiveStore
 from usage_archive.circleci.columns import NULL
 from usage_archive.costs.circleci import read_usage_csv
@@ -222,25 +221,16 @@ def build_cost_week(
 
 def cost_file_bytes(result: CostResult) -> bytes:
     """The Parquet file (zstd), the week's providers, notes and sources in its footer."""
-    table = result.table.replace_schema_metadata({INFO_KEY: json.dumps(result.info()).encode()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
+    return parquet_bytes(with_footer(result.table, INFO_KEY, json.dumps(result.info())))
 
 
 def read_cost_file(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
     """A stored cost table → (table, footer info)."""
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CostFileError(f"not a readable Parquet file: {exc}") from None
-    raw = (table.schema.metadata or {}).get(INFO_KEY)
-    if raw is None:
-        raise CostFileError("the Parquet file has no usage_archive.ci_costs footer")
-    missing = [f.name for f in COST_SCHEMA if f.name not in table.column_names]
-    if missing:
-        raise CostFileError(f"the Parquet file lacks the columns {', '.join(missing)}")
-    return table.replace_schema_metadata(None).select(COST_SCHEMA.names).cast(COST_SCHEMA), json.loads(raw)
+    table, info = read_with_footer(
+        data, INFO_KEY, CostFileError, "the Parquet file has no usage_archive.ci_costs footer"
+    )
+    require_columns(table, COST_SCHEMA, CostFileError)
+    return table.replace_schema_metadata(None).select(COST_SCHEMA.names).cast(COST_SCHEMA), info
 
 
 def previous_week_table(store: ArchiveStore, week: Week) -> pa.Table | None:

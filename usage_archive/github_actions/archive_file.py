@@ -8,14 +8,18 @@ workflows. Per-repository progress files use the same format.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from usage_archive.archive.parquet_footer import (
+    read_with_footer,
+    require_columns,
+    with_footer,
+)
 
 INFO_KEY = b"usage_archive.github_actions"
 SCHEMA_VERSION = 2  # 2 added the cost columns (ADDED_IN_V2)
@@ -124,7 +128,7 @@ def rows_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 def _with_info(table: pa.Table, repositories: dict[str, dict[str, Any]], week: str | None) -> pa.Table:
     info = {"schema_version": SCHEMA_VERSION, "week": week, "repositories": repositories}
-    return table.replace_schema_metadata({INFO_KEY: json.dumps(info, separators=(",", ":")).encode()})
+    return with_footer(table, INFO_KEY, json.dumps(info, separators=(",", ":")))
 
 
 def repository_table(data: RepositoryData, week: str | None = None) -> pa.Table:
@@ -139,29 +143,19 @@ def week_table(repositories: Iterable[RepositoryData], week: str) -> pa.Table:
     return _with_info(merged, {d.repository: d.info() for d in items}, week)
 
 
-def parquet_bytes(table: pa.Table, compression: str = "zstd") -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression=compression)
-    return sink.getvalue()
-
-
 def read_archive(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
     """A stored file → (table, info); refuses files without our footer or with another schema."""
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ArchiveFileError(f"not a readable Parquet file: {exc}") from None
-    raw = (table.schema.metadata or {}).get(INFO_KEY)
-    if raw is None:
-        raise ArchiveFileError("the Parquet file has no usage_archive.github_actions run list in its footer")
-    info = json.loads(raw)
+    table, info = read_with_footer(
+        data,
+        INFO_KEY,
+        ArchiveFileError,
+        "the Parquet file has no usage_archive.github_actions run list in its footer",
+    )
     for name in ADDED_IN_V2:
         if name not in table.column_names and info.get("schema_version", 1) < 2:
             column = WORKFLOW_RUNS_SCHEMA.field(name)
             table = table.append_column(column, pa.nulls(table.num_rows, column.type))
-    missing = [f.name for f in WORKFLOW_RUNS_SCHEMA if f.name not in table.column_names]
-    if missing:
-        raise ArchiveFileError(f"the Parquet file lacks the columns {', '.join(missing)}")
+    require_columns(table, WORKFLOW_RUNS_SCHEMA, ArchiveFileError)
     return table, info
 
 

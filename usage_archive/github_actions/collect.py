@@ -26,6 +26,7 @@ from usage_archive.archive.layout import (
     github_workflow_runs_key,
     github_workflow_runs_manifest_key,
 )
+from usage_archive.archive.parquet_footer import parquet_bytes
 from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.export.manifest import build_week_manifest, stored_file_entry, write_manifest_at
 from usage_archive.github_actions.archive_file import (
@@ -33,7 +34,6 @@ from usage_archive.github_actions.archive_file import (
     RepositoryData,
     RunRecord,
     WorkflowRecord,
-    parquet_bytes,
     repository_data_from_file,
     repository_table,
     rows_table,

@@ -13,7 +13,6 @@ too: `cost_items` keeps each item once, preferring the organisation's own answer
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from usage_archive.archive.parquet_footer import parquet_bytes, read_with_footer, require_columns, with_footer
 from usage_archive.github_actions.billing_usage import (
     BILLING_USAGE_SCHEMA,
     ENTERPRISE,
@@ -132,25 +131,15 @@ def collect_ledger(
 
 def ledger_file_bytes(ledger: LedgerWeek) -> bytes:
     """The Parquet file (zstd) with the accounts asked in its footer."""
-    table = ledger.table.replace_schema_metadata({INFO_KEY: json.dumps(ledger.info()).encode()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
+    return parquet_bytes(with_footer(ledger.table, INFO_KEY, json.dumps(ledger.info())))
 
 
 def read_ledger_file(data: bytes) -> LedgerWeek:
     """A stored billing usage file back into its table and the accounts asked."""
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise LedgerFileError(f"not a readable Parquet file: {exc}") from None
-    raw = (table.schema.metadata or {}).get(INFO_KEY)
-    if raw is None:
-        raise LedgerFileError("the Parquet file has no usage_archive.billing_usage footer")
-    info = json.loads(raw)
-    missing = [f.name for f in BILLING_USAGE_SCHEMA if f.name not in table.column_names]
-    if missing:
-        raise LedgerFileError(f"the Parquet file lacks the columns {', '.join(missing)}")
+    table, info = read_with_footer(
+        data, INFO_KEY, LedgerFileError, "the Parquet file has no usage_archive.billing_usage footer"
+    )
+    require_columns(table, BILLING_USAGE_SCHEMA, LedgerFileError)
     accounts = [LedgerAccount(a["type"], a["account"]) for a in info["accounts"]]
     table = table.replace_schema_metadata(None).select(BILLING_USAGE_SCHEMA.names).cast(BILLING_USAGE_SCHEMA)
     return LedgerWeek(Week.parse(info["week"]), accounts, table)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from usage_archive.periods import ONE_SECOND
+
 RESULT_CAP = 1000
-ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

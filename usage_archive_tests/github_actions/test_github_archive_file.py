@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from usage_archive.archive.parquet_footer import parquet_bytes
 from usage_archive.github_actions.archive_file import (
     ADDED_IN_V2,
     INFO_KEY,
@@ -16,7 +17,6 @@ from usage_archive.github_actions.archive_file import (
     RepositoryData,
     RunRecord,
     WorkflowRecord,
-    parquet_bytes,
     read_archive,
     repository_data_from_file,
     repository_table,

@@ -96,8 +96,8 @@ def github_actions_workflow_runs_integrity(
     counts: dict[str, dict[str, int | None]] = {}
     listed: dict[str, ListedFile] = {}
     for week in context.partition_keys:  # one week, or a range backfilled in one run
-        key = github_workflow_runs_key(Week.parse(week))
-        manifest_key = github_workflow_runs_manifest_key(Week.parse(week))
+        period = Week.parse(week)
+        key, manifest_key = github_workflow_runs_key(period), github_workflow_runs_manifest_key(period)
         missing_found, duplicates_found = missing.setdefault(week, []), duplicates.setdefault(week, [])
         try:
             data = store.get_bytes(key)

@@ -1,15 +1,15 @@
 """A usage export CSV as DuckDB reads it, for the merge's check and the hierarchical JSON.
 
 Why DuckDB: its CSV reader is strict and fast, and it renders every value to its JSON text in vectorised SQL,
-streaming, in file order, in a few MB; the same in Python costs several times the CPU. (Queries over `src` run
-on one thread: numbering the rows takes an order-preserving window function. The merge's check reads `records`
-and uses every core.) SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
+streaming, in file order, in a few MB; the same in Python costs several times the CPU. (`src` numbers the rows
+with a window function, which runs on one thread; the merge's check reads `records` and the JSON's first step
+reads `cells`, the same rows unnumbered, on every core, in file order.) SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
 backslashes or control characters); every other form goes through the Python rule in `dialect` (registered as a
 function, called only for those values), so SQL and Python cannot disagree. A value that is not of its column's
 kind makes that function raise, which stops the query.
 
-`src` is the file's records in file order (`rn` = 1 for the first data record), every column as text, an
-empty field as ''. Reading is strict: an unterminated quote, a character after a closing quote or a row of the
+`cells` is the file's records in file order, every column as text, an empty field as ''; `src` is the same
+with `rn` (1 for the first data record). Reading is strict: an unterminated quote, a character after a closing quote or a row of the
 wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and line with `dialect`.
 (Blanks between a closing quote and the next comma are the one thing DuckDB's reader skips where the RFC says
 the file is wrong.)
@@ -47,6 +47,19 @@ _UTC_TIMESTAMP = (
 )
 
 _ESCAPED = '[\\x00-\\x1f"\\\\]'  # what JSON escapes in a string
+
+# What `check_source` accepts without rendering: the forms CircleCI writes, per kind (a subset of what the
+# macros below accept: real calendar dates only, no 29 February, which takes the full check).
+_MONTH_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+_PLAIN_DATE = rf"[12][0-9]{{3}}-{_MONTH_DAY}"
+_PLAIN_FORMS = {
+    "timestamp": rf"\\N|{_PLAIN_DATE} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{{3}}|{_PLAIN_DATE}|",
+    "number": rf"\\N|{dialect.PLAIN_NUMBER}|",
+    "credit": rf"\\N|{dialect.PLAIN_NUMBER}|",
+    "boolean": r"\\N|True|False|true|false|",
+}
 
 _MACROS = f"""
 CREATE MACRO json_text(v) AS CASE WHEN v = '\\N' THEN 'null'
@@ -157,9 +170,9 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
 def create_source(
     con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]
 ) -> None:
-    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`,
-    and `records` (no row number, an empty unquoted field NULL: cheaper, and parallel, where order does not
-    matter)."""
+    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`
+    (numbered), `cells` (the same, not numbered) and `records` (an empty unquoted field NULL: cheapest, where
+    empty and NULL need not differ)."""
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
     con.execute(
@@ -168,7 +181,8 @@ def create_source(
         f"auto_detect=false, strict_mode=true, allow_quoted_nulls=false, compression='none', "
         f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})"
     )
-    con.execute(f"CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, {values} FROM records")
+    con.execute(f"CREATE OR REPLACE VIEW cells AS SELECT {values} FROM records")
+    con.execute("CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, * FROM cells")
 
 
 def check_source(
@@ -180,11 +194,15 @@ def check_source(
     problem raises what `locate` finds (the file and line, see `locate_problem`)."""
     import duckdb
 
-    rendered = [
-        f"max(length({RENDER[value_kind(c)]}(coalesce({ident(c)}, ''))))"
-        for c in header
-        if value_kind(c) != "text"
-    ]
+    typed = [c for c in header if value_kind(c) != "text"]
+    rendered = [f"length({RENDER[value_kind(c)]}(coalesce({ident(c)}, '')))" for c in typed]
+    if typed:
+        # One regular expression per record checks every typed value in the forms CircleCI writes; only a
+        # record with another form has its values rendered (which raises for a value not of its kind).
+        pattern = "\\x1f".join(f"(?:{_PLAIN_FORMS[value_kind(c)]})" for c in typed)
+        values = ", ".join(f"coalesce({ident(c)}, '')" for c in typed)
+        plain = f"regexp_full_match(concat_ws(chr(31), {values}), {literal(pattern)})"
+        rendered = [f"max(CASE WHEN {plain} THEN 0 ELSE greatest({', '.join(rendered)}) END)"]
     try:
         row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()
     except duckdb.Error as exc:

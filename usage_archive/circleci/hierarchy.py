@@ -50,6 +50,7 @@ _KNOWN_SET = frozenset(KNOWN_COLUMNS)
 BUCKET_BYTES = 12 << 20
 _RENDERED_PER_CSV_BYTE = 2.5  # a row's rendered pieces and keys against its CSV text, roughly
 BATCH_ROWS = 8192
+PENDING_BYTES = 16 << 20  # step 1's rows held back before they are written to their buckets
 ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
 WRITE_BUFFER = 64 << 10
 INDEX_BATCH_ROWS = 128
@@ -228,26 +229,29 @@ class _Conversion:
         return found or export_sql.duckdb_problem(self.source, error)
 
     def query(self, buckets: int) -> str:
-        """Step 1's rows: bucket, keys, credits, the job's text and, where the pipeline (workflow) changes
-        from the row before, the pipeline's (workflow's) own fields. Values used twice are rendered once."""
+        """Step 1's rows: bucket, keys, credits, the job's text and the pipeline's (workflow's) own fields
+        (`_FileOrder` keeps the latter only where the pipeline (workflow) changes from the row before). Values
+        used twice are rendered once."""
         h = self.header
         rendered = {c: f"c{i}" for i, c in enumerate(self.credits)} | {"JOB_RUN_QUEUED_AT": "j_queued"}
         credits = ", ".join(f"{render(c, h)} AS c{i}" for i, c in enumerate(self.credits))
-        return f"""SELECT CAST(hash({ident("PIPELINE_ID")}) % {buckets} AS INTEGER) AS bucket, rn,
+        heads = {"PIPELINE_CREATED_AT": "p_created", "WORKFLOW_FIRST_JOB_QUEUED_AT": "w_queued"}
+        return f"""SELECT CAST(hash({ident("PIPELINE_ID")}) % {buckets} AS INTEGER) AS bucket,
             {ident("PIPELINE_ID")} AS pid, {ident("WORKFLOW_ID")} AS wid, {ident("JOB_ID")} AS jid,
             {ident("JOB_NAME")} AS jname, {_value("JOB_RUN_NUMBER", h)} AS run, {ident("ORGANIZATION_ID")} AS org,
-            {render("PIPELINE_CREATED_AT", h)} AS p_created, {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h)} AS w_queued,
-            {ident("WORKFLOW_NAME")} AS w_name, j_queued, {", ".join(f"c{i}" for i in range(len(self.credits)))},
+            p_created, w_queued, {ident("WORKFLOW_NAME")} AS w_name, j_queued, {", ".join(f"c{i}" for i in range(len(self.credits)))},
             {_job_sql(h, self.credits, rendered)} AS job,
-            CASE WHEN new_pipeline THEN {_Text().fields(PIPELINE_FIELDS, h)} END AS phead,
-            CASE WHEN new_workflow THEN {_Text().fields(WORKFLOW_FIELDS, h)} END AS whead
-            FROM (SELECT *, pid_changed AS new_pipeline, pid_changed OR wid_changed AS new_workflow FROM (
-                SELECT *, {ident("PIPELINE_ID")} IS DISTINCT FROM lag({ident("PIPELINE_ID")}) OVER () AS pid_changed,
-                    {ident("WORKFLOW_ID")} IS DISTINCT FROM lag({ident("WORKFLOW_ID")}) OVER () AS wid_changed,
-                    {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}, {escaped_sql(h, h)} AS {ESCAPED}
-                FROM src))"""
+            {_Text().fields(PIPELINE_FIELDS, h, heads)} AS phead,
+            {_Text().fields(WORKFLOW_FIELDS, h, heads)} AS whead
+            FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}, {escaped_sql(h, h)} AS {ESCAPED},
+                {render("PIPELINE_CREATED_AT", h)} AS p_created, {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h)} AS w_queued
+                FROM cells)"""
 
     def split(self, buckets: int) -> list[Path]:
+        """Run step 1's query and write its rows to the bucket files. DuckDB's batches are small (a few
+        thousand rows, i.e. a few dozen per bucket): each bucket's share is held back until `PENDING_BYTES`
+        of rows are waiting, then every bucket gets one batch, so a bucket file is a few dozen batches that
+        read back in one go rather than hundreds."""
         import duckdb
         import numpy as np
         import pyarrow as pa
@@ -256,23 +260,36 @@ class _Conversion:
         writers: dict[int, Any] = {}
         sinks: list[Any] = []
         paths: dict[int, Path] = {}
+        pending: dict[int, list[pa.RecordBatch]] = {}
+
+        def flush() -> None:
+            for bucket, slices in pending.items():
+                writer = writers.get(bucket)
+                if writer is None:
+                    paths[bucket] = self.work / f"bucket-{bucket:05d}.arrow"
+                    sinks.append(pa.OSFile(str(paths[bucket]), "wb"))
+                    writer = writers[bucket] = pa.ipc.new_stream(sinks[-1], slices[0].schema)
+                writer.write_batch(pa.concat_batches(slices))
+            pending.clear()
+
         try:
             with export_sql.connect() as con:
                 export_sql.create_source(con, self.path, self.header)
+                order = _FileOrder()
+                waiting = 0
                 for batch in con.sql(self.query(buckets)).to_arrow_reader(BATCH_ROWS):
+                    batch = order.mark(batch)
                     if buckets > 1:
-                        batch = batch.take(pc.sort_indices(batch.column(0)))  # stable: file order kept
-                    ids = batch.column(0).to_numpy()
+                        batch = batch.take(pc.sort_indices(batch.column("bucket")))  # stable: file order kept
+                    ids = batch.column("bucket").to_numpy()
                     starts = np.flatnonzero(np.diff(ids, prepend=-1))
                     for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
-                        bucket = int(ids[start])
-                        writer = writers.get(bucket)
-                        if writer is None:
-                            paths[bucket] = self.work / f"bucket-{bucket:05d}.arrow"
-                            sink = pa.BufferedOutputStream(pa.OSFile(str(paths[bucket]), "wb"), WRITE_BUFFER)
-                            sinks.append(sink)
-                            writer = writers[bucket] = pa.ipc.new_stream(sink, batch.schema)
-                        writer.write_batch(batch.slice(start, end - start))
+                        pending.setdefault(int(ids[start]), []).append(batch.slice(start, end - start))
+                    waiting += batch.nbytes
+                    if waiting > PENDING_BYTES:
+                        flush()
+                        waiting = 0
+                flush()
         except duckdb.Error as exc:
             raise self.problem(exc) from None
         finally:
@@ -283,7 +300,7 @@ class _Conversion:
         return [paths[b] for b in sorted(paths)]
 
     def heads(self, rns: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """The pipeline and workflow fields of the given rows. Step 1 renders them only where the pipeline or
+        """The pipeline and workflow fields of the given rows. Step 1 keeps them only where the pipeline or
         workflow changes from the row before (which every pipeline's and workflow's first row does, unless an
         earlier row repeating one of its jobs was dropped): this renders the others."""
         import pyarrow as pa
@@ -295,6 +312,45 @@ class _Conversion:
             found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
                 FROM (SELECT *, {escaped_sql(h, h)} AS {ESCAPED} FROM src) SEMI JOIN wanted USING (rn)""").fetchall()
         return {rn: (phead, whead) for rn, phead, whead in found}
+
+
+class _FileOrder:
+    """Numbers step 1's rows in file order (`rn`, from 1) and keeps the pipeline's (workflow's) rendered fields
+    only on a row whose pipeline (workflow) differs from the row before's. Done here, on the batches as they
+    arrive in file order, rather than with SQL window functions, which would run the query on one thread."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.last: tuple[str | None, str | None] = (None, None)  # the previous row's (pid, wid)
+
+    def mark(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = batch.num_rows
+        if n == 0:
+            return batch
+        pid, wid = batch.column("pid"), batch.column("wid")
+        new_pipeline = _differs_from_previous(pid, self.last[0])
+        new_workflow = pc.or_(new_pipeline, _differs_from_previous(wid, self.last[1]))
+        null = pa.scalar(None, pa.string())
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        columns["phead"] = pc.if_else(new_pipeline, columns["phead"], null)
+        columns["whead"] = pc.if_else(new_workflow, columns["whead"], null)
+        columns["rn"] = pa.array(np.arange(self.rows + 1, self.rows + n + 1))
+        self.rows += n
+        self.last = (pid[n - 1].as_py(), wid[n - 1].as_py())
+        return pa.RecordBatch.from_pydict(columns)
+
+
+def _differs_from_previous(values: pa.Array, before_first: str | None) -> pa.Array:
+    """Per value: whether it differs from the one before it (the first from `before_first`; None differs)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    before = pa.concat_arrays([pa.array([before_first], pa.string()), values.slice(0, len(values) - 1)])
+    return pc.fill_null(pc.not_equal(values, before), True)
 
 
 class _Bucket(NamedTuple):
@@ -355,7 +411,9 @@ def _build_bucket(
     )
     workflows = workflows.append_column("w_rank", pa.array(np.arange(workflows.num_rows)))
     credit_columns = [f"c{i}" for i in range(len(names))]
-    jobs = rows.select(["pid", "wid", "rn", "j_queued", "jname", "jid", "job", *credit_columns]).join(
+    # Jobs are ordered by their keys alone; their text is taken once, at the end, by row position `i`.
+    jobs = rows.select(["pid", "wid", "rn", "j_queued", "jname", "jid", *credit_columns])
+    jobs = jobs.append_column("i", pa.array(np.arange(rows.num_rows))).join(
         workflows.select(["pid", "wid", "w_rank"]), ["pid", "wid"], use_threads=False
     )
     jobs = jobs.sort_by(
@@ -409,15 +467,22 @@ def _build_bucket(
         ', "jobs": [',
         "",
     )
-    job_text = pc.binary_join_element_wise(
-        pc.if_else(pa.array(j_first), FIRST_JOB, NEXT_JOB), jobs.column("job"), ""
-    )
+    job_separator = pc.if_else(pa.array(j_first), FIRST_JOB, NEXT_JOB)
     pipeline_close = pa.array([PIPELINE_CLOSE] * pipelines.num_rows, pa.string())
-    keys = np.concatenate([w_rank[w_first] * 4, w_rank * 4 + 1, j_rank * 4 + 2, w_rank[w_last] * 4 + 3])
-    pieces = pa.concat_arrays([_array(a) for a in (pipeline_open, workflow_open, job_text, pipeline_close)])
-    order = np.argsort(keys, kind="stable")
+    sources = (pipeline_open, workflow_open, job_separator, rows.column("job"), pipeline_close)
+    base = np.cumsum([0, *(len(a) for a in sources)])
+    jobs_in_order = np.empty(2 * len(j_rank), np.int64)  # each job's separator, then its text
+    jobs_in_order[0::2] = base[2] + np.arange(len(j_rank))
+    jobs_in_order[1::2] = base[3] + jobs.column("i").to_numpy()
+    keys = np.concatenate(
+        [w_rank[w_first] * 4, w_rank * 4 + 1, np.repeat(j_rank * 4 + 2, 2), w_rank[w_last] * 4 + 3]
+    )
+    positions = np.concatenate([np.arange(base[0], base[2]), jobs_in_order, np.arange(base[4], base[5])])
+    order = positions[np.argsort(keys, kind="stable")]
+    pieces = pa.concat_arrays([_array(a) for a in sources])
+    del rows, jobs
     text = pieces.take(pa.array(order))
-    del pieces, rows, jobs
+    del pieces
     # Each pipeline's byte range: from its opening piece to the next pipeline's.
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
     opening = np.flatnonzero(order < pipelines.num_rows)

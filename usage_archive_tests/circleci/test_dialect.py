@@ -280,3 +280,50 @@ def test_sql_and_python_render_every_value_alike(tmp_path: Path) -> None:
     assert dialect.timestamp_json("2025-08-10 00:27:16 -0130") == '"2025-08-10T01:57:16Z"'
     assert dialect.timestamp_json("2025-13-01 00:00:00") is None
     assert value_kind("PROJECT_CREATED_DATE") == "timestamp" and value_kind("GPU_CREDITS") == "credit"
+
+
+# Dates the merge's one-expression check accepts without rendering, or must leave to the full check.
+CALENDAR_EDGES = [
+    "2025-04-30 10:00:00.000",
+    "2025-04-31 10:00:00.000",
+    "2025-12-31 23:59:59.999",
+    "2025-01-31",
+    "2025-06-31",
+    "2025-02-28 00:00:00.000",
+    "2025-02-29 00:00:00.000",
+    "2024-02-29 00:00:00.000",
+    "2025-02-30",
+    "2025-00-10 00:00:00.000",
+    "2025-08-00 00:00:00.000",
+    "2025-08-10 23:59:60.000",
+    "2025-08-10 07:27:16.5350",
+]
+
+
+def test_the_merge_accepts_exactly_the_values_the_json_step_renders(tmp_path: Path) -> None:
+    """The merge checks the forms CircleCI writes with one regular expression per record and renders only the
+    rest: whatever the form, it accepts a value exactly when the rule that renders it does."""
+    column_of = {
+        "timestamp": "JOB_RUN_STARTED_AT",
+        "number": "PARALLELISM",
+        "boolean": "IS_WORKFLOW_SUCCESSFUL",
+    }
+    rule_of = {
+        "timestamp": dialect.timestamp_json,
+        "number": dialect.number_json,
+        "boolean": dialect.boolean_json,
+    }
+    cases = [(kind, v) for kind in column_of for v in EDGE_VALUES[kind]]
+    cases += [("timestamp", v) for v in CALENDAR_EDGES]
+    for index, (kind, value) in enumerate(cases):
+        rows = the_rows()
+        rows[1][column_of[kind]] = value
+        part = tmp_path / f"case-{index}.csv"
+        part.write_text(export_text(rows))
+        accepted = True
+        try:
+            merge_parts([part], tmp_path / f"merged-{index}.csv", names=[part.name])
+        except UsageExportFormatError as exc:
+            accepted = False
+            assert f"{part.name} line 3: {column_of[kind]} is not" in str(exc), (kind, value, exc)
+        assert accepted == (rule_of[kind](value) is not None), (kind, value)

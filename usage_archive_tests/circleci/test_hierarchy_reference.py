@@ -9,6 +9,7 @@ import io
 from dataclasses import asdict
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from usage_archive.circleci import hierarchy
@@ -159,3 +160,20 @@ def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(
     assert ours == reference
     assert asdict(result) == asdict(expected)  # type: ignore[call-overload]
     assert '"workflow_name": "second"' in ours and '"workflow_name": "first"' not in ours
+
+
+def test_rows_are_numbered_and_heads_kept_across_batches() -> None:
+    """Step 1's rows arrive in batches: numbering and 'the pipeline (workflow) changes here' carry over from
+    one batch to the next, as a window over the whole file would."""
+
+    def batch(pids: list[str], wids: list[str]) -> pa.RecordBatch:
+        heads = [f"{p}/{w}" for p, w in zip(pids, wids, strict=True)]
+        return pa.RecordBatch.from_pydict({"pid": pids, "wid": wids, "phead": heads, "whead": heads})
+
+    order = hierarchy._FileOrder()
+    first = order.mark(batch(["p1", "p1", "p2"], ["w1", "w2", "w3"]))
+    second = order.mark(batch(["p2", "p2", "p3"], ["w3", "w4", "w4"]))
+    assert first.column("rn").to_pylist() + second.column("rn").to_pylist() == [1, 2, 3, 4, 5, 6]
+    assert first.column("phead").to_pylist() == ["p1/w1", None, "p2/w3"]
+    assert second.column("phead").to_pylist() == [None, None, "p3/w4"]
+    assert second.column("whead").to_pylist() == [None, "p2/w4", "p3/w4"]

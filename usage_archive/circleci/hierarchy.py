@@ -211,7 +211,7 @@ def write_hierarchy(
     with tempfile.TemporaryDirectory(prefix="circleci-json-") as work:
         conversion = _Conversion(Path(work), csv_path, source, header)
         paths = conversion.split(buckets)
-        built = [_build_bucket(path, conversion.names, conversion.heads) for path in paths]
+        built = _build_buckets(paths, conversion.names, conversion.heads)
         return _write_document(out, built, conversion.names, source, period)
 
 
@@ -366,10 +366,34 @@ class _Bucket(NamedTuple):
     organization_ids: set[str]
 
 
+def _build_buckets(
+    paths: Sequence[Path],
+    names: Sequence[str],
+    render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]],
+) -> list[_Bucket]:
+    """Step 2 for every bucket. Writing a bucket's text (mostly the kernel's time) runs on a second thread
+    while the next bucket is grouped, so at most two buckets' text is held at once."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    built: list[_Bucket] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="circleci-json-write") as writer:
+        writing: Future[None] | None = None
+        for path in paths:
+            write, bucket = _build_bucket(path, names, render_heads)
+            if writing is not None:
+                writing.result()
+            writing = writer.submit(write)
+            built.append(bucket)
+        if writing is not None:
+            writing.result()
+    return built
+
+
 def _build_bucket(
     path: Path, names: Sequence[str], render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
-) -> _Bucket:
-    """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy."""
+) -> tuple[Callable[[], None], _Bucket]:
+    """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy;
+    returns the function that writes its text and index over the bucket's file, and what the totals need."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -496,12 +520,15 @@ def _build_bucket(
             "end": pa.array(ends, pa.int64()),
         }
     )
-    with open(path, "wb") as fh:
-        fh.write(memoryview(text.buffers()[2])[offsets[0] : offsets[-1]])
-        with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), index.schema) as writer:
-            for batch in index.to_batches(INDEX_BATCH_ROWS):
-                writer.write_batch(batch)
-    return _Bucket(
+
+    def write() -> None:
+        with open(path, "wb") as fh:
+            fh.write(memoryview(text.buffers()[2])[offsets[0] : offsets[-1]])
+            with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), index.schema) as writer:
+                for batch in index.to_batches(INDEX_BATCH_ROWS):
+                    writer.write_batch(batch)
+
+    return write, _Bucket(
         path,
         int(offsets[-1] - offsets[0]),
         pipelines.num_rows,

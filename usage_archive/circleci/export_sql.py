@@ -68,6 +68,8 @@ CREATE MACRO json_plain_text(v, escaped) AS CASE WHEN v = '\\N' THEN 'null'
     WHEN escaped THEN json_text(v) ELSE concat('"', v, '"') END;
 CREATE MACRO json_number(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
     WHEN regexp_full_match(v, '{dialect.PLAIN_NUMBER}') THEN v ELSE py_number_json(v) END;
+CREATE MACRO json_checked_number(v, plain) AS CASE WHEN NOT plain THEN json_number(v)
+    WHEN v = '\\N' OR v = '' THEN 'null' ELSE v END;
 CREATE MACRO json_boolean(v) AS CASE v WHEN 'True' THEN 'true' WHEN 'False' THEN 'false'
     WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN '\\N' THEN 'null' WHEN '' THEN 'null'
     ELSE py_boolean_json(v) END;
@@ -78,6 +80,9 @@ CREATE MACRO json_timestamp(v) AS CASE WHEN v = '\\N' OR v = '' THEN 'null'
     WHEN regexp_full_match(v, '{_UTC_TIMESTAMP}') AND TRY_CAST(left(v, 10) AS DATE) IS NOT NULL
         THEN regexp_replace(v, '^{_UTC_TIMESTAMP}$', '"\\1T\\2Z"')
     ELSE py_timestamp_json(v) END;
+CREATE MACRO json_checked_timestamp(v, plain) AS CASE WHEN NOT plain THEN json_timestamp(v)
+    WHEN v = '\\N' OR v = '' THEN 'null' WHEN length(v) = 10 THEN concat('"', v, '"')
+    ELSE concat('"', left(v, 10), 'T', right(v, 12), 'Z"') END;
 """
 _PYTHON_RULES = {
     "py_string_json": dialect.string_json,
@@ -121,20 +126,37 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def render(column: str, header: Sequence[str], escaped: str | None = None) -> str:
-    """SQL for the column's JSON text; a column the file lacks is NULL (`\\N`). For a text column, `escaped`
-    names a per-row flag (see `escaped_sql`): false means no text value in the row needs escaping, so the row
-    skips a regular expression per value."""
+def render(column: str, header: Sequence[str], escaped: str | None = None, plain: str | None = None) -> str:
+    """SQL for the column's JSON text; a column the file lacks is NULL (`\\N`). `escaped` and `plain` name
+    per-row flags that spare a check per value: for a text column, `escaped` (see `escaped_sql`) false means no
+    text value in the row needs escaping; for a number or a timestamp, `plain` (see `plain_sql`) true means
+    every typed value in the row is in a form CircleCI writes, so it is rendered without checking it again."""
     value = ident(column) if column in header else literal("\\N")
-    if escaped and value_kind(column) == "text":
+    kind = value_kind(column)
+    if escaped and kind == "text":
         return f"json_plain_text({value}, {escaped})"
-    return f"{RENDER[value_kind(column)]}({value})"
+    if plain and kind in ("number", "credit"):
+        return f"json_checked_number({value}, {plain})"
+    if plain and kind == "timestamp":
+        return f"json_checked_timestamp({value}, {plain})"
+    return f"{RENDER[kind]}({value})"
 
 
 def escaped_sql(columns: Sequence[str], header: Sequence[str]) -> str:
     """SQL for: some of these text columns has a value JSON must escape (one regular expression per row)."""
     present = [ident(c) for c in columns if c in header and value_kind(c) == "text"]
     return f"regexp_matches(concat({', '.join(present)}), '{_ESCAPED}')" if present else "false"
+
+
+def plain_sql(columns: Sequence[str], header: Sequence[str], value: Callable[[str], str] = ident) -> str:
+    """SQL for: every typed value among these columns is in a form CircleCI writes (`_PLAIN_FORMS`), checked
+    with one regular expression per row."""
+    typed = [c for c in columns if c in header and value_kind(c) != "text"]
+    if not typed:
+        return "true"
+    pattern = "\\x1f".join(f"(?:{_PLAIN_FORMS[value_kind(c)]})" for c in typed)
+    values = ", ".join(value(c) for c in typed)
+    return f"regexp_full_match(concat_ws(chr(31), {values}), {literal(pattern)})"
 
 
 @contextmanager
@@ -197,11 +219,9 @@ def check_source(
     typed = [c for c in header if value_kind(c) != "text"]
     rendered = [f"length({RENDER[value_kind(c)]}(coalesce({ident(c)}, '')))" for c in typed]
     if typed:
-        # One regular expression per record checks every typed value in the forms CircleCI writes; only a
-        # record with another form has its values rendered (which raises for a value not of its kind).
-        pattern = "\\x1f".join(f"(?:{_PLAIN_FORMS[value_kind(c)]})" for c in typed)
-        values = ", ".join(f"coalesce({ident(c)}, '')" for c in typed)
-        plain = f"regexp_full_match(concat_ws(chr(31), {values}), {literal(pattern)})"
+        # Only a record with a typed value in another form than CircleCI's has its values rendered (which
+        # raises for a value not of its kind).
+        plain = plain_sql(header, header, lambda c: f"coalesce({ident(c)}, '')")
         rendered = [f"max(CASE WHEN {plain} THEN 0 ELSE greatest({', '.join(rendered)}) END)"]
     try:
         row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()

@@ -39,7 +39,7 @@ from usage_archive.circleci.columns import (
     credit_name,
     validate_header,
 )
-from usage_archive.circleci.export_sql import escaped_sql, ident, literal, render
+from usage_archive.circleci.export_sql import escaped_sql, ident, literal, plain_sql, render
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -52,6 +52,7 @@ _RENDERED_PER_CSV_BYTE = 2.5  # a row's rendered pieces and keys against its CSV
 BATCH_ROWS = 8192
 PENDING_BYTES = 16 << 20  # step 1's rows held back before they are written to their buckets
 ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
+PLAIN = "plain"  # the per-row flag of `export_sql.plain_sql`
 WRITE_BUFFER = 64 << 10
 INDEX_BATCH_ROWS = 128
 
@@ -113,6 +114,8 @@ JOB_FIELDS: Layout = (
     ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
     ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
 )
+# The rows with their flags (see `export_sql.render`).
+_FLAGGED = f"SELECT *, {{escaped}} AS {ESCAPED}, {{plain}} AS {PLAIN} FROM {{source}}"
 # What goes between the pieces (the format's indentation).
 FIRST_PIPELINE, NEXT_PIPELINE, PIPELINE_CLOSE = "\n    ", ",\n    ", "\n      ]}\n    ]}"
 FIRST_WORKFLOW, NEXT_WORKFLOW = "\n      {", "\n      ]},\n      {"
@@ -153,7 +156,7 @@ class _Text:
         for index, (key, source) in enumerate(layout):
             self.text(("" if index == 0 else ", ") + f'"{key}": ')
             if isinstance(source, str):
-                self.sql((rendered or {}).get(source) or render(source, header, ESCAPED))
+                self.sql((rendered or {}).get(source) or render(source, header, ESCAPED, PLAIN))
             else:
                 self.text("{").fields(source, header, rendered).text("}")
         return self
@@ -173,14 +176,14 @@ def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, 
     job = _Text().text("{").fields(JOB_FIELDS, header, rendered).text(', "credits": {')
     for index, column in enumerate(credits):
         job.text(("" if index == 0 else ", ") + f'"{credit_name(column)}": ')
-        job.sql(rendered.get(column) or render(column, header, ESCAPED))
+        job.sql(rendered.get(column) or render(column, header, ESCAPED, PLAIN))
     job.text("}")
     extra = [c for c in header if c not in _KNOWN_SET and c not in credits]
     if extra:
         job.text(', "extra": {')
         for index, column in enumerate(extra):
             job.text(("" if index == 0 else ", ") + f"{dialect.string_json(column)}: ")
-            job.sql(render(column, header, ESCAPED))
+            job.sql(render(column, header, ESCAPED, PLAIN))
         job.text("}")
     return str(job.text("}"))
 
@@ -234,7 +237,7 @@ class _Conversion:
         used twice are rendered once."""
         h = self.header
         rendered = {c: f"c{i}" for i, c in enumerate(self.credits)} | {"JOB_RUN_QUEUED_AT": "j_queued"}
-        credits = ", ".join(f"{render(c, h)} AS c{i}" for i, c in enumerate(self.credits))
+        credits = ", ".join(f"{render(c, h, plain=PLAIN)} AS c{i}" for i, c in enumerate(self.credits))
         heads = {"PIPELINE_CREATED_AT": "p_created", "WORKFLOW_FIRST_JOB_QUEUED_AT": "w_queued"}
         return f"""SELECT CAST(hash({ident("PIPELINE_ID")}) % {buckets} AS INTEGER) AS bucket,
             {ident("PIPELINE_ID")} AS pid, {ident("WORKFLOW_ID")} AS wid, {ident("JOB_ID")} AS jid,
@@ -243,9 +246,10 @@ class _Conversion:
             {_job_sql(h, self.credits, rendered)} AS job,
             {_Text().fields(PIPELINE_FIELDS, h, heads)} AS phead,
             {_Text().fields(WORKFLOW_FIELDS, h, heads)} AS whead
-            FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h)} AS j_queued, {credits}, {escaped_sql(h, h)} AS {ESCAPED},
-                {render("PIPELINE_CREATED_AT", h)} AS p_created, {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h)} AS w_queued
-                FROM cells)"""
+            FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h, plain=PLAIN)} AS j_queued, {credits},
+                {render("PIPELINE_CREATED_AT", h, plain=PLAIN)} AS p_created,
+                {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h, plain=PLAIN)} AS w_queued
+                FROM ({_FLAGGED.format(escaped=escaped_sql(h, h), plain=plain_sql(h, h), source="cells")}))"""
 
     def split(self, buckets: int) -> list[Path]:
         """Run step 1's query and write its rows to the bucket files. DuckDB's batches are small (a few
@@ -310,7 +314,8 @@ class _Conversion:
             export_sql.create_source(con, self.path, self.header)
             con.register("wanted", pa.table({"rn": pa.array(rns, pa.int64())}))
             found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
-                FROM (SELECT *, {escaped_sql(h, h)} AS {ESCAPED} FROM src) SEMI JOIN wanted USING (rn)""").fetchall()
+                FROM ({_FLAGGED.format(escaped=escaped_sql(h, h), plain=plain_sql(h, h), source="src")})
+                SEMI JOIN wanted USING (rn)""").fetchall()
         return {rn: (phead, whead) for rn, phead, whead in found}
 
 

@@ -40,6 +40,7 @@ from usage_archive.circleci.columns import (
     validate_header,
 )
 from usage_archive.circleci.export_sql import escaped_sql, ident, literal, plain_sql, render
+from usage_archive.circleci.write_behind import write_behind
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,7 +54,7 @@ BATCH_ROWS = 8192
 PENDING_BYTES = 16 << 20  # step 1's rows held back before they are written to their buckets
 ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
 PLAIN = "plain"  # the per-row flag of `export_sql.plain_sql`
-WRITE_BUFFER = 64 << 10
+WRITE_BUFFER = 1 << 20  # the document is written in chunks of about this size
 INDEX_BATCH_ROWS = 128
 
 # The document's layout: JSON key → CSV column, or → a nested object of the same shape.
@@ -378,19 +379,12 @@ def _build_buckets(
 ) -> list[_Bucket]:
     """Step 2 for every bucket. Writing a bucket's text (mostly the kernel's time) runs on a second thread
     while the next bucket is grouped, so at most two buckets' text is held at once."""
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     built: list[_Bucket] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="circleci-json-write") as writer:
-        writing: Future[None] | None = None
+    with write_behind(lambda write: write(), ahead=1) as submit:
         for path in paths:
             write, bucket = _build_bucket(path, names, render_heads)
-            if writing is not None:
-                writing.result()
-            writing = writer.submit(write)
+            submit(write)
             built.append(bucket)
-        if writing is not None:
-            writing.result()
     return built
 
 
@@ -694,19 +688,20 @@ def _write_document(
     )
     out.write('  "pipelines": [')
     out.flush()
-    write = out.buffer.write if hasattr(out, "buffer") else (lambda data: out.write(data.decode()))
+    out_write = out.buffer.write if hasattr(out, "buffer") else (lambda data: out.write(data.decode()))
     first, later = FIRST_PIPELINE.encode(), NEXT_PIPELINE.encode()
     files: list[BinaryIO] = []
     try:
         files = [open(b.path, "rb") for b in buckets]  # noqa: SIM115 (closed below)
-        separator, pending, size = first, [], 0
-        for _, _, number, start, end in heapq.merge(*(_index(b, n) for n, b in enumerate(buckets))):
-            pending += [separator, os.pread(files[number].fileno(), end - start, start)]
-            separator, size = later, size + end - start
-            if size > WRITE_BUFFER:
-                write(b"".join(pending))
-                pending, size = [], 0
-        write(b"".join(pending))
+        with write_behind(out_write) as write:
+            separator, pending, size = first, [], 0
+            for _, _, number, start, end in heapq.merge(*(_index(b, n) for n, b in enumerate(buckets))):
+                pending += [separator, os.pread(files[number].fileno(), end - start, start)]
+                separator, size = later, size + end - start
+                if size > WRITE_BUFFER:
+                    write(b"".join(pending))
+                    pending, size = [], 0
+            write(b"".join(pending))
     finally:
         for fh in files:
             fh.close()

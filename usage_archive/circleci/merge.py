@@ -15,9 +15,7 @@ import csv
 import gzip
 import io
 import os
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
@@ -30,9 +28,9 @@ from usage_archive.circleci.columns import (
     output_columns,
     validate_header,
 )
+from usage_archive.circleci.write_behind import write_behind
 
 COPY_CHUNK = 1 << 20
-WRITES_AHEAD = 2  # chunks decompressed before the oldest is written
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = dialect.BOM.encode()
 
@@ -196,16 +194,11 @@ def _copy_raw(path: str | os.PathLike[str], out: BinaryIO, ending: str) -> None:
     """Append the part's data lines byte for byte. Chunks are written on a second thread while the next one
     is decompressed (both release the GIL), a few MB apart at most."""
     last = b"\n"
-    with open_part(path) as fh, ThreadPoolExecutor(1, thread_name_prefix="circleci-merge-write") as writer:
+    with open_part(path) as fh, write_behind(out.write) as write:
         fh.readline()
-        writing: deque[Future[int]] = deque()
         while chunk := fh.read(COPY_CHUNK):
-            writing.append(writer.submit(out.write, chunk))
-            if len(writing) > WRITES_AHEAD:
-                writing.popleft().result()
+            write(chunk)
             last = chunk[-1:]
-        for write in writing:
-            write.result()
     if last != b"\n":
         out.write(ending.encode())
 

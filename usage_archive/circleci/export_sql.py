@@ -2,15 +2,16 @@
 
 Why DuckDB: its CSV reader is strict and fast, and it renders every value to its JSON text in vectorised SQL,
 streaming, in file order, in a few MB; the same in Python costs several times the CPU. (`src` numbers the rows
-with a window function, which runs on one thread; the merge's check reads `records` and the JSON's first step
-reads `cells`, the same rows unnumbered, on every core, in file order.) SQL renders the forms CircleCI writes (plain numbers, `True`/`False`, UTC timestamps, text without quotes,
-backslashes or control characters); every other form goes through the Python rule in `dialect` (registered as a
-function, called only for those values), so SQL and Python cannot disagree. A value that is not of its column's
+with a window function, which runs on one thread; the merge's check and the JSON's first step read `cells`, the
+same rows unnumbered, on every core, in file order.) SQL renders the forms CircleCI writes (plain numbers,
+`True`/`False`, UTC timestamps, text without quotes, backslashes or control characters); every other form goes
+through the Python rule in `dialect` (registered as a function, called only for those values), so SQL and
+Python cannot disagree. A value that is not of its column's
 kind makes that function raise, which stops the query.
 
 `cells` is the file's records in file order, every column as text, an empty field as ''; `src` is the same
-with `rn` (1 for the first data record). Reading is strict: an unterminated quote, a character after a closing quote or a row of the
-wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and line with `dialect`.
+with `rn` (1 for the first data record). Reading is strict: an unterminated quote, a character after a closing
+quote or a row of the wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and line with `dialect`.
 (Blanks between a closing quote and the next comma are the one thing DuckDB's reader skips where the RFC says
 the file is wrong.)
 """
@@ -48,8 +49,8 @@ _UTC_TIMESTAMP = (
 
 _ESCAPED = '[\\x00-\\x1f"\\\\]'  # what JSON escapes in a string
 
-# What `check_source` accepts without rendering: the forms CircleCI writes, per kind (a subset of what the
-# macros below accept: real calendar dates only, no 29 February, which takes the full check).
+# The forms CircleCI writes, per kind, which `plain_sql` checks in one regular expression per row (a subset of
+# what the macros below accept: real calendar dates only, no 29 February, which takes the full rules).
 _MONTH_DAY = (
     r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
 )
@@ -148,14 +149,14 @@ def escaped_sql(columns: Sequence[str], header: Sequence[str]) -> str:
     return f"regexp_matches(concat({', '.join(present)}), '{_ESCAPED}')" if present else "false"
 
 
-def plain_sql(columns: Sequence[str], header: Sequence[str], value: Callable[[str], str] = ident) -> str:
+def plain_sql(columns: Sequence[str], header: Sequence[str]) -> str:
     """SQL for: every typed value among these columns is in a form CircleCI writes (`_PLAIN_FORMS`), checked
     with one regular expression per row."""
     typed = [c for c in columns if c in header and value_kind(c) != "text"]
     if not typed:
         return "true"
     pattern = "\\x1f".join(f"(?:{_PLAIN_FORMS[value_kind(c)]})" for c in typed)
-    values = ", ".join(value(c) for c in typed)
+    values = ", ".join(ident(c) for c in typed)
     return f"regexp_full_match(concat_ws(chr(31), {values}), {literal(pattern)})"
 
 
@@ -192,9 +193,8 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
 def create_source(
     con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]
 ) -> None:
-    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `src`
-    (numbered), `cells` (the same, not numbered) and `records` (an empty unquoted field NULL: cheapest, where
-    empty and NULL need not differ)."""
+    """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `cells`
+    and `src` (the same, numbered); `records` is the raw read they share (an empty unquoted field NULL)."""
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
     con.execute(
@@ -217,14 +217,15 @@ def check_source(
     import duckdb
 
     typed = [c for c in header if value_kind(c) != "text"]
-    rendered = [f"length({RENDER[value_kind(c)]}(coalesce({ident(c)}, '')))" for c in typed]
+    rendered = [f"length({RENDER[value_kind(c)]}({ident(c)}))" for c in typed]
     if typed:
         # Only a record with a typed value in another form than CircleCI's has its values rendered (which
         # raises for a value not of its kind).
-        plain = plain_sql(header, header, lambda c: f"coalesce({ident(c)}, '')")
-        rendered = [f"max(CASE WHEN {plain} THEN 0 ELSE greatest({', '.join(rendered)}) END)"]
+        rendered = [
+            f"max(CASE WHEN {plain_sql(header, header)} THEN 0 ELSE greatest({', '.join(rendered)}) END)"
+        ]
     try:
-        row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM records").fetchone()
+        row = con.execute(f"SELECT {', '.join(['count(*)', *rendered])} FROM cells").fetchone()
     except duckdb.Error as exc:
         raise locate(exc) from None
     assert row is not None

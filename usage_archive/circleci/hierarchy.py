@@ -115,8 +115,6 @@ JOB_FIELDS: Layout = (
     ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
     ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
 )
-# The rows with their flags (see `export_sql.render`).
-_FLAGGED = f"SELECT *, {{escaped}} AS {ESCAPED}, {{plain}} AS {PLAIN} FROM {{source}}"
 # What goes between the pieces (the format's indentation).
 FIRST_PIPELINE, NEXT_PIPELINE, PIPELINE_CLOSE = "\n    ", ",\n    ", "\n      ]}\n    ]}"
 FIRST_WORKFLOW, NEXT_WORKFLOW = "\n      {", "\n      ]},\n      {"
@@ -189,6 +187,11 @@ def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, 
     return str(job.text("}"))
 
 
+def _flagged(source: str, header: Sequence[str]) -> str:
+    """The rows of `source` with the per-row flags `render` uses (`ESCAPED`, `PLAIN`)."""
+    return f"SELECT *, {escaped_sql(header, header)} AS {ESCAPED}, {plain_sql(header, header)} AS {PLAIN} FROM {source}"
+
+
 def _value(column: str, header: Sequence[str]) -> str:
     """The raw value, or NULL's marker when the file lacks the (optional) column."""
     return ident(column) if column in header else literal("\\N")
@@ -250,7 +253,7 @@ class _Conversion:
             FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h, plain=PLAIN)} AS j_queued, {credits},
                 {render("PIPELINE_CREATED_AT", h, plain=PLAIN)} AS p_created,
                 {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h, plain=PLAIN)} AS w_queued
-                FROM ({_FLAGGED.format(escaped=escaped_sql(h, h), plain=plain_sql(h, h), source="cells")}))"""
+                FROM ({_flagged("cells", h)}))"""
 
     def split(self, buckets: int) -> list[Path]:
         """Run step 1's query and write its rows to the bucket files. DuckDB's batches are small (a few
@@ -315,7 +318,7 @@ class _Conversion:
             export_sql.create_source(con, self.path, self.header)
             con.register("wanted", pa.table({"rn": pa.array(rns, pa.int64())}))
             found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
-                FROM ({_FLAGGED.format(escaped=escaped_sql(h, h), plain=plain_sql(h, h), source="src")})
+                FROM ({_flagged("src", h)})
                 SEMI JOIN wanted USING (rn)""").fetchall()
         return {rn: (phead, whead) for rn, phead, whead in found}
 

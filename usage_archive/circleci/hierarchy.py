@@ -51,7 +51,7 @@ _KNOWN_SET = frozenset(KNOWN_COLUMNS)
 BUCKET_BYTES = 12 << 20
 _RENDERED_PER_CSV_BYTE = 2.5  # a row's rendered pieces and keys against its CSV text, roughly
 BATCH_ROWS = 8192
-PENDING_BYTES = 16 << 20  # step 1's rows held back before they are written to their buckets
+PENDING_BYTES = 12 << 20  # step 1's rows held back before they are written to their buckets
 ESCAPED = "escaped"  # the per-row flag of `export_sql.escaped_sql`
 PLAIN = "plain"  # the per-row flag of `export_sql.plain_sql`
 WRITE_BUFFER = 1 << 20  # the document is written in chunks of about this size
@@ -115,6 +115,12 @@ JOB_FIELDS: Layout = (
     ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
     ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
 )
+# A pipeline's (workflow's) own rendered fields and sort keys, which come from its first row. Step 1 renders them
+# only where the pipeline (workflow) changes, found by the SQL function CHANGED (`_changed`).
+PIPELINE_FIRST = ("phead", "p_created", "org")
+WORKFLOW_FIRST = ("whead", "w_queued", "w_name")
+CHANGED = "py_changed"
+FirstRows = Callable[[Sequence[int]], dict[int, dict[str, str]]]  # row numbers → their first-row fields
 # What goes between the pieces (the format's indentation).
 FIRST_PIPELINE, NEXT_PIPELINE, PIPELINE_CLOSE = "\n    ", ",\n    ", "\n      ]}\n    ]}"
 FIRST_WORKFLOW, NEXT_WORKFLOW = "\n      {", "\n      ]},\n      {"
@@ -218,7 +224,7 @@ def write_hierarchy(
     with tempfile.TemporaryDirectory(prefix="circleci-json-") as work:
         conversion = _Conversion(Path(work), csv_path, source, header)
         paths = conversion.split(buckets)
-        built = _build_buckets(paths, conversion.names, conversion.heads)
+        built = _build_buckets(paths, conversion.names, conversion.first_rows)
         return _write_document(out, built, conversion.names, source, period)
 
 
@@ -235,69 +241,95 @@ class _Conversion:
             found = export_sql.locate_problem(fh, self.source, error)
         return found or export_sql.duckdb_problem(self.source, error)
 
+    def first_row_sql(self) -> dict[str, str]:
+        """SQL for each of `FIRST_ROW_FIELDS`: a pipeline's (workflow's) rendered fields and sort keys."""
+        h = self.header
+        return {
+            "phead": str(_Text().fields(PIPELINE_FIELDS, h)),
+            "p_created": render("PIPELINE_CREATED_AT", h, plain=PLAIN),
+            "org": ident("ORGANIZATION_ID"),
+            "whead": str(_Text().fields(WORKFLOW_FIELDS, h)),
+            "w_queued": render("WORKFLOW_FIRST_JOB_QUEUED_AT", h, plain=PLAIN),
+            "w_name": ident("WORKFLOW_NAME"),
+        }
+
     def query(self, buckets: int) -> str:
-        """Step 1's rows: bucket, keys, credits, the job's text and the pipeline's (workflow's) own fields
-        (`_FileOrder` keeps the latter only where the pipeline (workflow) changes from the row before). Values
-        used twice are rendered once."""
+        """Step 1's rows: bucket, keys, credits, the job's text, and `FIRST_ROW_FIELDS` on the rows where the
+        pipeline (workflow) changes from the row before (see `_changed`) and on every row with a typed value in
+        another form than CircleCI's (rendering them checks those values: an invalid one stops the query).
+        Values used twice are rendered once."""
         h = self.header
         rendered = {c: f"c{i}" for i, c in enumerate(self.credits)} | {"JOB_RUN_QUEUED_AT": "j_queued"}
         credits = ", ".join(f"{render(c, h, plain=PLAIN)} AS c{i}" for i, c in enumerate(self.credits))
-        heads = {"PIPELINE_CREATED_AT": "p_created", "WORKFLOW_FIRST_JOB_QUEUED_AT": "w_queued"}
+        own = ", ".join(
+            f"CASE WHEN {'new_p' if column in PIPELINE_FIRST else 'new_w'} THEN {sql} END AS {column}"
+            for column, sql in self.first_row_sql().items()
+        )
         return f"""SELECT CAST(hash({ident("PIPELINE_ID")}) % {buckets} AS INTEGER) AS bucket,
             {ident("PIPELINE_ID")} AS pid, {ident("WORKFLOW_ID")} AS wid, {ident("JOB_ID")} AS jid,
-            {ident("JOB_NAME")} AS jname, {_value("JOB_RUN_NUMBER", h)} AS run, {ident("ORGANIZATION_ID")} AS org,
-            p_created, w_queued, {ident("WORKFLOW_NAME")} AS w_name, j_queued, {", ".join(f"c{i}" for i in range(len(self.credits)))},
-            {_job_sql(h, self.credits, rendered)} AS job,
-            {_Text().fields(PIPELINE_FIELDS, h, heads)} AS phead,
-            {_Text().fields(WORKFLOW_FIELDS, h, heads)} AS whead
-            FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h, plain=PLAIN)} AS j_queued, {credits},
-                {render("PIPELINE_CREATED_AT", h, plain=PLAIN)} AS p_created,
-                {render("WORKFLOW_FIRST_JOB_QUEUED_AT", h, plain=PLAIN)} AS w_queued
-                FROM ({_flagged("cells", h)}))"""
+            {ident("JOB_NAME")} AS jname, {_value("JOB_RUN_NUMBER", h)} AS run, j_queued,
+            {", ".join(f"c{i}" for i in range(len(self.credits)))},
+            {_job_sql(h, self.credits, rendered)} AS job, {own}
+            FROM (SELECT *, p_changed OR NOT {PLAIN} AS new_p, p_changed OR w_changed OR NOT {PLAIN} AS new_w
+                FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h, plain=PLAIN)} AS j_queued, {credits},
+                    {CHANGED}({ident("PIPELINE_ID")}) AS p_changed, {CHANGED}({ident("WORKFLOW_ID")}) AS w_changed
+                    FROM ({_flagged("cells", h)})))"""
 
     def split(self, buckets: int) -> list[Path]:
-        """Run step 1's query and write its rows to the bucket files. DuckDB's batches are small (a few
-        thousand rows, i.e. a few dozen per bucket): each bucket's share is held back until `PENDING_BYTES`
-        of rows are waiting, then every bucket gets one batch, so a bucket file is a few dozen batches that
-        read back in one go rather than hundreds."""
+        """Run step 1's query and write its rows, numbered in file order (`rn`, from 1), to the bucket files.
+        DuckDB's batches are small (a few thousand rows, i.e. a few dozen per bucket): batches are held back
+        until `PENDING_BYTES` are waiting, then ordered by bucket at once (one copy) and every bucket gets one
+        batch, so a bucket file is a few dozen batches that read back in one go rather than hundreds."""
         import duckdb
         import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         writers: dict[int, Any] = {}
         sinks: list[Any] = []
         paths: dict[int, Path] = {}
-        pending: dict[int, list[pa.RecordBatch]] = {}
+        pending: list[pa.RecordBatch] = []
+        numbered = 0
 
         def flush() -> None:
-            for bucket, slices in pending.items():
+            nonlocal numbered
+            rows = pa.Table.from_batches(pending)
+            pending.clear()
+            rows = rows.append_column("rn", pa.array(np.arange(numbered + 1, numbered + rows.num_rows + 1)))
+            numbered += rows.num_rows
+            ids = rows.column("bucket").to_numpy()
+            order = np.argsort(ids, kind="stable")  # stable: file order kept within a bucket
+            rows, ids = rows.take(pa.array(order)).combine_chunks(), ids[order]
+            starts = np.flatnonzero(np.diff(ids, prepend=-1))
+            for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
+                bucket = int(ids[start])
                 writer = writers.get(bucket)
                 if writer is None:
                     paths[bucket] = self.work / f"bucket-{bucket:05d}.arrow"
                     sinks.append(pa.OSFile(str(paths[bucket]), "wb"))
-                    writer = writers[bucket] = pa.ipc.new_stream(sinks[-1], slices[0].schema)
-                writer.write_batch(pa.concat_batches(slices))
-            pending.clear()
+                    writer = writers[bucket] = pa.ipc.new_stream(sinks[-1], rows.schema)
+                writer.write_table(rows.slice(start, end - start))
 
         try:
             with export_sql.connect() as con:
+                con.create_function(
+                    CHANGED,
+                    lambda values: _changed(values),  # (DuckDB would evaluate `_changed`'s annotations)
+                    ["VARCHAR"],
+                    "BOOLEAN",
+                    type="arrow",
+                    null_handling="special",
+                    side_effects=False,
+                )
                 export_sql.create_source(con, self.path, self.header)
-                order = _FileOrder()
                 waiting = 0
                 for batch in con.sql(self.query(buckets)).to_arrow_reader(BATCH_ROWS):
-                    batch = order.mark(batch)
-                    if buckets > 1:
-                        batch = batch.take(pc.sort_indices(batch.column("bucket")))  # stable: file order kept
-                    ids = batch.column("bucket").to_numpy()
-                    starts = np.flatnonzero(np.diff(ids, prepend=-1))
-                    for start, end in zip(starts, [*starts[1:], len(ids)], strict=True):
-                        pending.setdefault(int(ids[start]), []).append(batch.slice(start, end - start))
+                    pending.append(batch)
                     waiting += batch.nbytes
                     if waiting > PENDING_BYTES:
                         flush()
                         waiting = 0
-                flush()
+                if pending:
+                    flush()
         except duckdb.Error as exc:
             raise self.problem(exc) from None
         finally:
@@ -307,59 +339,34 @@ class _Conversion:
                 sink.close()
         return [paths[b] for b in sorted(paths)]
 
-    def heads(self, rns: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """The pipeline and workflow fields of the given rows. Step 1 keeps them only where the pipeline or
-        workflow changes from the row before (which every pipeline's and workflow's first row does, unless an
-        earlier row repeating one of its jobs was dropped): this renders the others."""
+    def first_rows(self, rns: Sequence[int]) -> dict[int, dict[str, str]]:
+        """`FIRST_ROW_FIELDS` of the given rows, for the pipelines' (workflows') first rows step 1 did not
+        render them on: a row whose job repeats an earlier row's (that row was dropped, so the next one is
+        first), or, should DuckDB hand `_changed` rows that are not consecutive, a row at such a seam."""
         import pyarrow as pa
 
-        h = self.header
+        sql = self.first_row_sql()
         with export_sql.connect() as con:
             export_sql.create_source(con, self.path, self.header)
             con.register("wanted", pa.table({"rn": pa.array(rns, pa.int64())}))
-            found = con.sql(f"""SELECT rn, {_Text().fields(PIPELINE_FIELDS, h)}, {_Text().fields(WORKFLOW_FIELDS, h)}
-                FROM ({_flagged("src", h)})
-                SEMI JOIN wanted USING (rn)""").fetchall()
-        return {rn: (phead, whead) for rn, phead, whead in found}
+            found = con.sql(f"""SELECT rn, {", ".join(f"{s} AS {c}" for c, s in sql.items())}
+                FROM ({_flagged("src", self.header)}) SEMI JOIN wanted USING (rn)""").fetchall()
+        return {rn: dict(zip(sql, values, strict=True)) for rn, *values in found}
 
 
-class _FileOrder:
-    """Numbers step 1's rows in file order (`rn`, from 1) and keeps the pipeline's (workflow's) rendered fields
-    only on a row whose pipeline (workflow) differs from the row before's. Done here, on the batches as they
-    arrive in file order, rather than with SQL window functions, which would run the query on one thread."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.last: tuple[str | None, str | None] = (None, None)  # the previous row's (pid, wid)
-
-    def mark(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        n = batch.num_rows
-        if n == 0:
-            return batch
-        pid, wid = batch.column("pid"), batch.column("wid")
-        new_pipeline = _differs_from_previous(pid, self.last[0])
-        new_workflow = pc.or_(new_pipeline, _differs_from_previous(wid, self.last[1]))
-        null = pa.scalar(None, pa.string())
-        columns = {name: batch.column(name) for name in batch.schema.names}
-        columns["phead"] = pc.if_else(new_pipeline, columns["phead"], null)
-        columns["whead"] = pc.if_else(new_workflow, columns["whead"], null)
-        columns["rn"] = pa.array(np.arange(self.rows + 1, self.rows + n + 1))
-        self.rows += n
-        self.last = (pid[n - 1].as_py(), wid[n - 1].as_py())
-        return pa.RecordBatch.from_pydict(columns)
-
-
-def _differs_from_previous(values: pa.Array, before_first: str | None) -> pa.Array:
-    """Per value: whether it differs from the one before it (the first from `before_first`; None differs)."""
+def _changed(values: pa.Array) -> pa.Array:
+    """Per value: whether it differs from the one before it, the first one counting as different. DuckDB calls
+    this on each vector of rows it reads, which are consecutive rows of the file: so it finds where the
+    pipeline (workflow) changes, and marks the first row of every vector too (a few hundred extra rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    before = pa.concat_arrays([pa.array([before_first], pa.string()), values.slice(0, len(values) - 1)])
-    return pc.fill_null(pc.not_equal(values, before), True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) == 0:
+        return pa.array([], pa.bool_())
+    differs = pc.fill_null(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)), True)
+    return pa.concat_arrays([pa.array([True]), differs])
 
 
 class _Bucket(NamedTuple):
@@ -378,21 +385,21 @@ class _Bucket(NamedTuple):
 def _build_buckets(
     paths: Sequence[Path],
     names: Sequence[str],
-    render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]],
+    first_rows: FirstRows,
 ) -> list[_Bucket]:
     """Step 2 for every bucket. Writing a bucket's text (mostly the kernel's time) runs on a second thread
     while the next bucket is grouped, so at most two buckets' text is held at once."""
     built: list[_Bucket] = []
     with write_behind(lambda write: write(), ahead=1) as submit:
         for path in paths:
-            write, bucket = _build_bucket(path, names, render_heads)
+            write, bucket = _build_bucket(path, names, first_rows)
             submit(write)
             built.append(bucket)
     return built
 
 
 def _build_bucket(
-    path: Path, names: Sequence[str], render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+    path: Path, names: Sequence[str], first_rows: FirstRows
 ) -> tuple[Callable[[], None], _Bucket]:
     """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy;
     returns the function that writes its text and index over the bucket's file, and what the totals need."""
@@ -401,66 +408,62 @@ def _build_bucket(
     import pyarrow.compute as pc
 
     with pa.memory_map(str(path)) as source:
-        rows = pa.ipc.open_stream(source).read_all().combine_chunks()
+        rows = pa.ipc.open_stream(source).read_all()  # the columns point into the file (no copy)
     read = rows.num_rows
     rows = _first_rows_of_jobs(rows)
     rn = rows.column("rn").to_numpy()
-    # Workflows and pipelines: their sort keys and own fields come from their first row.
-    workflows = (
-        rows.select(["pid", "wid", "rn"])
-        .group_by(["pid", "wid"], use_threads=False)
-        .aggregate([("rn", "min")])
+    # Pipelines and workflows as integer codes; rows are in file order, so a code's first row is its first.
+    pid_code = _codes(rows.column("pid"))
+    wid_code = _codes(rows.column("wid"))
+    _, p_first, p_of_row = np.unique(pid_code, return_index=True, return_inverse=True)
+    _, w_first, w_of_row = np.unique(
+        pid_code * (int(wid_code.max()) + 1) + wid_code, return_index=True, return_inverse=True
     )
-    first_rn = workflows.column("rn_min").to_numpy()
-    first = np.searchsorted(rn, first_rn)
-    workflows = workflows.append_column("w_queued", rows.column("w_queued").take(first))
-    workflows = workflows.append_column("w_name", rows.column("w_name").take(first))
-    workflows = workflows.append_column(
-        "whead", _filled(rows.column("whead").take(first), first_rn, 1, render_heads)
+    # Their sort keys and own fields come from their first row.
+    pipelines = pa.table(
+        {"pid": rows.column("pid").take(p_first)}
+        | _from_first_rows(rows, p_first, rn[p_first], PIPELINE_FIRST, first_rows)
     )
-    pipelines = (
-        workflows.select(["pid", "rn_min"]).group_by("pid", use_threads=False).aggregate([("rn_min", "min")])
-    )
-    first_rn = pipelines.column("rn_min_min").to_numpy()
-    first = np.searchsorted(rn, first_rn)
-    for column in ("p_created", "org"):
-        pipelines = pipelines.append_column(column, rows.column(column).take(first))
-    pipelines = pipelines.append_column(
-        "phead", _filled(rows.column("phead").take(first), first_rn, 0, render_heads)
-    )
-    pipelines = pipelines.sort_by([("p_created", "ascending"), ("pid", "ascending")])
-    pipelines = pipelines.append_column("p_rank", pa.array(np.arange(pipelines.num_rows)))
+    p_order = pc.sort_indices(pipelines, [("p_created", "ascending"), ("pid", "ascending")]).to_numpy()
+    pipelines = pipelines.take(p_order)
+    p_rank = np.empty(len(p_order), np.int64)
+    p_rank[p_order] = np.arange(len(p_order))
     # Workflows, then jobs, in document order.
-    workflows = workflows.join(pipelines.select(["pid", "p_rank"]), "pid", use_threads=False)
-    workflows = workflows.sort_by(
-        [("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"), ("wid", "ascending")]
+    workflows = pa.table(
+        {"p_rank": p_rank[p_of_row[w_first]], "wid": rows.column("wid").take(w_first)}
+        | _from_first_rows(rows, w_first, rn[w_first], WORKFLOW_FIRST, first_rows)
     )
-    workflows = workflows.append_column("w_rank", pa.array(np.arange(workflows.num_rows)))
-    credit_columns = [f"c{i}" for i in range(len(names))]
-    # Jobs are ordered by their keys alone; their text is taken once, at the end, by row position `i`.
-    jobs = rows.select(["pid", "wid", "rn", "j_queued", "jname", "jid", *credit_columns])
-    jobs = jobs.append_column("i", pa.array(np.arange(rows.num_rows))).join(
-        workflows.select(["pid", "wid", "w_rank"]), ["pid", "wid"], use_threads=False
-    )
-    jobs = jobs.sort_by(
-        [
-            ("w_rank", "ascending"),
-            ("j_queued", "ascending"),
-            ("jname", "ascending"),
-            ("jid", "ascending"),
-            ("rn", "ascending"),
-        ]
-    )
+    w_order = pc.sort_indices(
+        workflows,
+        [("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"), ("wid", "ascending")],
+    ).to_numpy()
+    workflows = workflows.take(w_order)
+    w_rank = np.empty(len(w_order), np.int64)
+    w_rank[w_order] = np.arange(len(w_order))
+    # Jobs are ordered by their keys alone; their text is taken once, at the end, by row position.
+    job_order = pc.sort_indices(
+        pa.table(
+            {
+                "w_rank": w_rank[w_of_row],
+                "queued": rows.column("j_queued"),
+                "name": rows.column("jname"),
+                "jid": rows.column("jid"),
+                "rn": rn,
+            }
+        ),
+        [(key, "ascending") for key in ("w_rank", "queued", "name", "jid", "rn")],
+    ).to_numpy()
     # Each workflow's jobs (each pipeline's workflows) are consecutive: sums are segment sums.
-    j_rank = jobs.column("w_rank").to_numpy()
+    j_rank = w_rank[w_of_row][job_order]
     p_of_w = workflows.column("p_rank").to_numpy()
     job_starts = np.flatnonzero(np.diff(j_rank, prepend=-1))
     workflow_starts = np.flatnonzero(np.diff(p_of_w, prepend=-1))
     # All credit columns at once: column k of every job is row k of `amounts`.
     amounts, scales, unit = _scaled(
-        pa.concat_arrays([jobs.column(c).combine_chunks() for c in credit_columns])
+        pa.concat_arrays([_array(rows.column(f"c{i}")) for i in range(len(names))])
     )
-    amounts, scales = amounts.reshape(len(names), -1), scales.reshape(len(names), -1)
+    amounts = amounts.reshape(len(names), -1)[:, job_order]
+    scales = scales.reshape(len(names), -1)[:, job_order]
     w_sum, w_scale = (
         np.add.reduceat(amounts, job_starts, axis=1),
         np.maximum.reduceat(scales, job_starts, axis=1),
@@ -471,7 +474,7 @@ def _build_bucket(
     p_credits = _sum_text(p_sum.ravel(), p_scale.ravel(), unit)
     totals = _sum_text(p_sum.sum(axis=1), p_scale.max(axis=1, initial=0), unit).to_pylist()
     # The pieces, keyed (workflow rank, kind) so that one stable sort puts them in document order.
-    w_rank = workflows.column("w_rank").to_numpy()
+    w_rank = np.arange(workflows.num_rows)
     w_first = np.zeros(len(w_rank), bool)
     w_first[workflow_starts] = True
     w_last = np.append(w_first[1:], True)
@@ -499,16 +502,17 @@ def _build_bucket(
     base = np.cumsum([0, *(len(a) for a in sources)])
     jobs_in_order = np.empty(2 * len(j_rank), np.int64)  # each job's separator, then its text
     jobs_in_order[0::2] = base[2] + np.arange(len(j_rank))
-    jobs_in_order[1::2] = base[3] + jobs.column("i").to_numpy()
+    jobs_in_order[1::2] = base[3] + job_order
     keys = np.concatenate(
         [w_rank[w_first] * 4, w_rank * 4 + 1, np.repeat(j_rank * 4 + 2, 2), w_rank[w_last] * 4 + 3]
     )
     positions = np.concatenate([np.arange(base[0], base[2]), jobs_in_order, np.arange(base[4], base[5])])
     order = positions[np.argsort(keys, kind="stable")]
-    pieces = pa.concat_arrays([_array(a) for a in sources])
-    del rows, jobs
-    text = pieces.take(pa.array(order))
-    del pieces
+    # One copy: the pieces are gathered in document order straight from where they are (the job texts from
+    # the bucket file).
+    chunks = [_array(a) for a in sources[:3]] + rows.column("job").chunks + [sources[4]]
+    text = _array(pa.chunked_array(chunks, pa.string()).take(pa.array(order)))
+    del rows, chunks, sources
     # Each pipeline's byte range: from its opening piece to the next pipeline's.
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
     opening = np.flatnonzero(order < pipelines.num_rows)
@@ -523,15 +527,18 @@ def _build_bucket(
         }
     )
 
+    text_path = path.with_suffix(".json")
+
     def write() -> None:
-        with open(path, "wb") as fh:
+        path.unlink()  # the bucket's rows: nothing refers to them any more
+        with open(text_path, "wb") as fh:
             fh.write(memoryview(text.buffers()[2])[offsets[0] : offsets[-1]])
             with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), index.schema) as writer:
                 for batch in index.to_batches(INDEX_BATCH_ROWS):
                     writer.write_batch(batch)
 
     return write, _Bucket(
-        path,
+        text_path,
         int(offsets[-1] - offsets[0]),
         pipelines.num_rows,
         workflows.num_rows,
@@ -543,26 +550,43 @@ def _build_bucket(
 
 
 def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`values` as one array (a chunked array of one chunk is not copied)."""
     import pyarrow as pa
 
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not isinstance(values, pa.ChunkedArray):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
-def _filled(
-    heads: pa.Array, rns: Any, which: int, render_heads: Callable[[Sequence[int]], dict[int, tuple[str, str]]]
-) -> pa.Array:
-    """The first rows' rendered fields, the missing ones rendered now (see `_Conversion.heads`)."""
+def _from_first_rows(
+    rows: pa.Table, at: Any, rns: Any, columns: Sequence[str], first_rows: FirstRows
+) -> dict[str, pa.Array]:
+    """`columns` of the rows at positions `at` (numbered `rns`, each a pipeline's or workflow's first row);
+    where step 1 left them null, `first_rows` renders them."""
     import numpy as np
     import pyarrow as pa
 
-    missing = np.flatnonzero(heads.is_null().to_numpy(zero_copy_only=False))
+    taken = {column: _array(rows.column(column).take(at)) for column in columns}
+    missing = np.flatnonzero(taken[columns[0]].is_null().to_numpy(zero_copy_only=False))
     if len(missing) == 0:
-        return heads
-    found = render_heads([int(r) for r in rns[missing]])
-    texts = heads.to_pylist()
-    for i in missing:
-        texts[i] = found[int(rns[i])][which]
-    return pa.array(texts, pa.string())
+        return taken
+    found = first_rows([int(r) for r in rns[missing]])
+    for column in columns:
+        values = taken[column].to_pylist()
+        for i in missing:
+            values[i] = found[int(rns[i])][column]
+        taken[column] = pa.array(values, pa.string())
+    return taken
+
+
+def _codes(values: pa.ChunkedArray) -> Any:
+    """Each value's code (0, 1, … in order of first appearance), as a numpy array (the chunks of a chunked
+    array share one dictionary)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(values)
+    return np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
 
 
 def _first_rows_of_jobs(rows: pa.Table) -> pa.Table:
@@ -617,17 +641,28 @@ def _units(number: Decimal, unit: int) -> int:
 
 
 def _sum_text(sums: Any, scales: Any, unit: int) -> pa.Array:
-    """Exact sums (in units of 10^-unit) as text with as many digits after the point as `scales` says; each
-    distinct (sum, scale) is written once."""
+    """Exact sums (in units of 10^-unit) as text with as many digits after the point as `scales` says. Each
+    distinct (sum, scale) is written once: with Arrow's string functions while the sums fit int64 (see
+    `_scaled`), else one `_decimal_text` at a time."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    if sums.dtype == object or len(sums) == 0 or int(np.abs(sums).max()) >= 2**56:
+    if sums.dtype == object or unit > 18 or len(sums) == 0 or int(np.abs(sums).max()) >= 2**56:
         texts = [_decimal_text(int(v), int(g), unit) for v, g in zip(sums, scales, strict=True)]
         return pa.array(texts, pa.string())
-    distinct, codes = np.unique(sums * 32 + scales, return_inverse=True)  # a scale is at most 18
-    texts = pa.array([_decimal_text(int(k) >> 5, int(k) & 31, unit) for k in distinct], pa.string())
-    return texts.take(pa.array(codes.ravel()))
+    keys, codes = np.unique(sums * 32 + scales, return_inverse=True)  # a scale is at most 18
+    values, scales = keys >> 5, keys & 31
+    # The digits dropped are zeros (see `_decimal_text`).
+    text = pc.cast(pa.array(np.abs(values) // np.power(10, unit - scales)), pa.string())
+    for scale in np.unique(scales[scales > 0]).tolist():
+        padded = pc.utf8_lpad(text, width=scale + 1, padding="0")
+        pointed = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(padded, 0, -scale), pc.utf8_slice_codeunits(padded, -scale), "."
+        )
+        text = pc.if_else(pa.array(scales == scale), pointed, text)
+    text = pc.if_else(pa.array(values < 0), pc.binary_join_element_wise("-", text, ""), text)
+    return text.take(pa.array(codes.ravel()))
 
 
 def _decimal_text(value: int, scale: int, unit: int) -> str:

@@ -28,7 +28,7 @@ from usage_archive.archive.store import ArchiveStore, StoredObject
 from usage_archive.circleci.columns import NULL, UsageExportFormatError
 from usage_archive.circleci.dialect import records, records_of_width
 from usage_archive.circleci.manifest import write_csv_manifest
-from usage_archive.circleci.merge import merge_parts, open_part, read_head
+from usage_archive.circleci.merge import GZIP_ERRORS, merge_parts, open_part, read_head
 from usage_archive.circleci.verify import count_csv_records
 from usage_archive.periods import Week
 
@@ -107,7 +107,7 @@ def split_by_week(path: Path, source: str, workdir: Path) -> dict[tuple[str, Wee
                 slices[slot] = (slices[slot][0], slices[slot][1] + 1)
     except UsageExportFormatError as exc:
         raise NotAUsageExport(str(exc)) from None
-    except (EOFError, OSError) as exc:
+    except (OSError, *GZIP_ERRORS) as exc:
         raise NotAUsageExport(f"{source} is not a readable CSV: {type(exc).__name__}: {exc}") from None
     finally:
         for handle in handles.values():

@@ -15,10 +15,13 @@ import csv
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
+
+from isal import igzip, igzip_lib
 
 from usage_archive.circleci import dialect, export_sql
 from usage_archive.circleci.columns import (
@@ -33,6 +36,8 @@ from usage_archive.circleci.write_behind import write_behind
 COPY_CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = dialect.BOM.encode()
+# What a damaged gzip part raises while it is read: cut short, a bad CRC or header, a corrupt deflate block.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, igzip_lib.IsalError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,13 @@ class PartHead(NamedTuple):
 
 @contextmanager
 def open_part(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """The part's decompressed bytes (gzip is recognised by its magic bytes, not the file name)."""
+    """The part's decompressed bytes (gzip is recognised by its magic bytes, not the file name). ISA-L's
+    inflate (python-isal) reads gzip about three times as fast as the standard library's zlib, with the same
+    checks (CRC, length)."""
     with open(path, "rb") as raw:
         if raw.read(2) == GZIP_MAGIC:
             raw.seek(0)
-            with gzip.GzipFile(fileobj=raw) as gz:
+            with igzip.IGzipFile(fileobj=raw) as gz:
                 yield gz  # type: ignore[misc]
         else:
             raw.seek(0)
@@ -68,7 +75,7 @@ def read_head(path: str | os.PathLike[str], source: str) -> PartHead | None:
     try:
         with open_part(path) as fh:
             line = fh.readline()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, *GZIP_ERRORS) as exc:
         raise UsageExportFormatError(f"{source} is not readable gzip/CSV: {exc}") from None
     line = line.removeprefix(UTF8_BOM)
     if not line.strip():
@@ -136,12 +143,15 @@ def merge_parts(
             for path, name, head in zip(parts, names, heads, strict=False):
                 if head is None:
                     continue
-                if head.columns == columns and head.ending == ending and not dedupe:
-                    _copy_raw(path, out, ending)
-                else:
-                    duplicates += _copy_records(
-                        path, name, head, columns, ending, out, seen if dedupe else None, key_at
-                    )
+                try:
+                    if head.columns == columns and head.ending == ending and not dedupe:
+                        _copy_raw(path, out, ending)
+                    else:
+                        duplicates += _copy_records(
+                            path, name, head, columns, ending, out, seen if dedupe else None, key_at
+                        )
+                except GZIP_ERRORS as exc:
+                    raise UsageExportFormatError(f"{name} is not readable gzip: {exc}") from None
                 if log:
                     log(f"merged {name}")
         rows = check_merged(out_path, columns, parts, names)

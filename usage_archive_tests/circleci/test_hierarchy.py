@@ -224,3 +224,29 @@ def test_not_gzip_and_empty_parts(tmp_path: Path) -> None:
     assert result.rows == 1
     with pytest.raises(UsageExportFormatError, match="the export is empty"):
         merge_parts([empty], tmp_path / "m2.csv")
+
+
+def test_a_bad_value_on_a_later_row_of_a_workflow_is_refused_by_the_json_step(tmp_path: Path) -> None:
+    # Every other value is in CircleCI's own forms, so step 1 renders a workflow's fields only where the
+    # workflow changes; a row with a value in another form has them rendered, which checks them.
+    plain = {"JOB_RUN_STARTED_AT": "2026-11-17 10:00:05.000"}
+    rows = [row("j1", **plain), row("j2", **plain, WORKFLOW_STOPPED_AT="yesterday"), row("j3", **plain)]
+    merged = write_export(
+        tmp_path / "week.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False
+    )
+    with pytest.raises(
+        UsageExportFormatError, match=r"line 3: WORKFLOW_STOPPED_AT is not a date or a timestamp"
+    ):
+        write_hierarchy(merged, io.StringIO(), source_name="week.csv")
+
+
+@pytest.mark.parametrize("damage", ["cut short", "corrupt block"])
+def test_a_damaged_gzip_part_is_refused_by_name(tmp_path: Path, damage: str) -> None:
+    good = write_parts(tmp_path / "parts", 400, 2, seed=2)
+    data = good[1].read_bytes()
+    half = len(data) // 2  # past the header: the first half is merged before the damage shows
+    broken = data[:half] if damage == "cut short" else data[:half] + bytes(64) + data[half + 64 :]
+    good[1].write_bytes(broken)
+    with pytest.raises(UsageExportFormatError, match=r"^part-b is not readable gzip: "):
+        merge_parts(good, tmp_path / "merged.csv", names=["part-a", "part-b"])
+    assert not (tmp_path / "merged.csv").exists()

@@ -136,11 +136,15 @@ def test_credits_are_summed_exactly_past_decimal_precision(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("bucket_bytes", [1 << 30, 2 << 10], ids=["one-bucket", "many-buckets"])
+@pytest.mark.parametrize(
+    "started", ["2026-11-17 10:00:05.000", "2026-11-17 10:00:05+02:00"], ids=["utc", "offset"]
+)
 def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(
-    tmp_path: Path, bucket_bytes: int
+    tmp_path: Path, bucket_bytes: int, started: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # W2's first row repeats a job of W1 and is dropped: W2's own fields come from its next row, which follows a
-    # row of the same workflow (so step 1 did not render them) and are rendered afterwards.
+    # W2's first row repeats a job of W1 and is dropped: W2's own fields come from its next row. With every value
+    # in CircleCI's own forms ("utc"), step 1 rendered them only where the workflow changes, not on that row:
+    # they are rendered afterwards. (A timestamp with another offset makes step 1 render them on every row.)
     rows = [
         row("j1", workflow="w1"),
         row("j1", workflow="w2", WORKFLOW_NAME="first"),
@@ -153,27 +157,52 @@ def test_a_first_row_after_a_dropped_repeat_gives_the_reference_bytes(
             row("j1", pipeline="p3"),
             row("j5", pipeline="p3", PROJECT_NAME="p3"),
         ]
+    for r in rows:
+        r["JOB_RUN_STARTED_AT"] = started
     part = write_export(tmp_path / "p.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False)
     merged = tmp_path / "week.csv"
     merge_parts([part], merged)
+    rendered_later: list[list[int]] = []
+    first_rows = hierarchy._Conversion.first_rows
+
+    def spy(self: hierarchy._Conversion, rns: list[int]) -> dict[int, dict[str, str]]:
+        rendered_later.append(sorted(rns))
+        return first_rows(self, rns)
+
+    monkeypatch.setattr(hierarchy._Conversion, "first_rows", spy)
     ours, reference, result, expected = both(merged, bucket_bytes)
     assert ours == reference
     assert asdict(result) == asdict(expected)  # type: ignore[call-overload]
     assert '"workflow_name": "second"' in ours and '"workflow_name": "first"' not in ours
+    if started.endswith("+02:00"):
+        assert rendered_later == []
+    else:  # row 3 (W2's second row), and row 7 (p3's second row) for pipeline p3, were rendered afterwards
+        assert sorted(r for rns in rendered_later for r in rns) == (
+            [3, 7, 7] if bucket_bytes > 1 << 20 else [3]
+        )
 
 
-def test_rows_are_numbered_and_heads_kept_across_batches() -> None:
-    """Step 1's rows arrive in batches: numbering and 'the pipeline (workflow) changes here' carry over from
-    one batch to the next, as a window over the whole file would."""
+def test_rows_are_numbered_across_batches_and_flushes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 1's rows arrive in batches and are written out in several flushes: the numbering (which decides
+    which of two repeated jobs is first, and the ties) carries over from one to the next."""
+    monkeypatch.setattr(hierarchy, "BATCH_ROWS", 4)
+    monkeypatch.setattr(hierarchy, "PENDING_BYTES", 1)  # every batch is written out at once
+    parts = write_parts(tmp_path / "parts", 600, 2, seed=7)
+    merged = tmp_path / "week.csv"
+    merge_parts(parts, merged)
+    with open(merged, "a", encoding="utf-8", newline="") as fh:  # early jobs again, with other credits
+        for line in merged.read_text(encoding="utf-8").splitlines()[1:4]:
+            fh.write(line.replace('"0"', '"7"') + "\n")
+    ours, reference, result, expected = both(merged, 16 << 10)
+    assert ours == reference
+    assert asdict(result) == asdict(expected)  # type: ignore[call-overload]
+    assert result.duplicates_dropped == 3
 
-    def batch(pids: list[str], wids: list[str]) -> pa.RecordBatch:
-        heads = [f"{p}/{w}" for p, w in zip(pids, wids, strict=True)]
-        return pa.RecordBatch.from_pydict({"pid": pids, "wid": wids, "phead": heads, "whead": heads})
 
-    order = hierarchy._FileOrder()
-    first = order.mark(batch(["p1", "p1", "p2"], ["w1", "w2", "w3"]))
-    second = order.mark(batch(["p2", "p2", "p3"], ["w3", "w4", "w4"]))
-    assert first.column("rn").to_pylist() + second.column("rn").to_pylist() == [1, 2, 3, 4, 5, 6]
-    assert first.column("phead").to_pylist() == ["p1/w1", None, "p2/w3"]
-    assert second.column("phead").to_pylist() == [None, None, "p3/w4"]
-    assert second.column("whead").to_pylist() == [None, "p2/w4", "p3/w4"]
+def test_changed_marks_each_value_that_differs_from_the_one_before() -> None:
+    values = pa.array(["p1", "p1", "p2", "p2", "p1", "p1"])
+    assert hierarchy._changed(values).to_pylist() == [True, False, True, False, True, False]
+    assert hierarchy._changed(pa.array([], pa.string())).to_pylist() == []
+    assert hierarchy._changed(pa.chunked_array([["a"], ["a", "b"]])).to_pylist() == [True, False, True]

@@ -32,9 +32,17 @@ if TYPE_CHECKING:
 
 # DuckDB's own budget; the process's peak adds Python, the libraries and the output buffers to it.
 # Only streaming queries run here (no joins or sorts), so DuckDB needs little; its allocator is asked to give
-# memory back early, and it reads 1 MB buffers instead of its default 32 MB ones (a record is far smaller).
+# memory back early.
 MEMORY_LIMIT_MB = 128
-READ_BUFFER = 1 << 20
+# How much of the file DuckDB reads at a time (its default is 32 MB). A query whose rows come out in file order
+# (the JSON's first pass) holds the rendered rows of every buffer in flight: 2 MB (measured: with 8 MB buffers
+# that pass peaked at 386 MB instead of 280 at 1M rows; with 1 MB ones DuckDB kept buffers it had read, up to
+# 40-50 MB more at 3M rows). The merge's check only counts: 8 MB (its scan 30 % faster than with 1 MB). A
+# record is at most MAX_RECORD long either way.
+READ_BUFFER = 2 << 20
+CHECK_BUFFER = 8 << 20
+MAX_RECORD = 1 << 20
+MAX_DETAIL = 600  # characters of DuckDB's message kept in an error
 # Timestamps CircleCI writes (UTC, with or without a zero offset), rendered in SQL; anything else goes to Python.
 # The export's own form is matched with GLOB (several times cheaper than a regular expression), its ranges
 # checked by DuckDB's cast (which alone would take 24:00 for midnight).
@@ -191,17 +199,21 @@ def connect(memory_limit_mb: int = MEMORY_LIMIT_MB) -> Iterator[duckdb.DuckDBPyC
 
 
 def create_source(
-    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], header: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    buffer_size: int = READ_BUFFER,
 ) -> None:
     """The views over the CSV at `path` (plain, not compressed), whose validated header is `header`: `cells`
-    and `src` (the same, numbered); `records` is the raw read they share (an empty unquoted field NULL)."""
+    and `src` (the same, numbered); `records` is the raw read they share (an empty unquoted field NULL).
+    DuckDB reads `buffer_size` bytes at a time (see READ_BUFFER)."""
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     values = ", ".join(f"coalesce({ident(c)}, '') AS {ident(c)}" for c in header)
     con.execute(
         f"CREATE OR REPLACE VIEW records AS SELECT * FROM read_csv("
         f"{literal(os.fspath(path))}, columns={columns}, header=true, delim=',', quote='\"', escape='\"', "
         f"auto_detect=false, strict_mode=true, allow_quoted_nulls=false, compression='none', "
-        f"buffer_size={READ_BUFFER}, max_line_size={READ_BUFFER})"
+        f"buffer_size={buffer_size}, max_line_size={MAX_RECORD})"
     )
     con.execute(f"CREATE OR REPLACE VIEW cells AS SELECT {values} FROM records")
     con.execute("CREATE OR REPLACE VIEW src AS SELECT row_number() OVER () AS rn, * FROM cells")
@@ -245,6 +257,9 @@ def locate_problem(
 
 
 def duckdb_problem(source: str, error: Exception | None) -> UsageExportFormatError:
-    """DuckDB's own message, for what only DuckDB refuses (e.g. CRLF and LF line ends mixed in one file)."""
+    """DuckDB's own message, for what only DuckDB refuses (e.g. CRLF and LF line ends mixed in one file, a
+    record longer than MAX_RECORD). DuckDB quotes the record: a long one is cut in the middle."""
     detail = " ".join(str(error).split("\n")[:3]) if error else "a value DuckDB reads differently"
+    if len(detail) > MAX_DETAIL:
+        detail = f"{detail[: MAX_DETAIL // 2]} … {detail[-MAX_DETAIL // 2 :]}"
     return UsageExportFormatError(f"{source} cannot be read as a CircleCI usage export: {detail}")

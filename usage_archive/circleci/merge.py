@@ -183,7 +183,7 @@ def check_merged(
         return export_sql.duckdb_problem(os.path.basename(os.fspath(path)), error)
 
     with export_sql.connect() as con:
-        export_sql.create_source(con, path, columns)
+        export_sql.create_source(con, path, columns, export_sql.CHECK_BUFFER)
         return export_sql.check_source(con, columns, locate)
 
 

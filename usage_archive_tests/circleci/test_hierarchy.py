@@ -250,3 +250,14 @@ def test_a_damaged_gzip_part_is_refused_by_name(tmp_path: Path, damage: str) -> 
     with pytest.raises(UsageExportFormatError, match=r"^part-b is not readable gzip: "):
         merge_parts(good, tmp_path / "merged.csv", names=["part-a", "part-b"])
     assert not (tmp_path / "merged.csv").exists()
+
+
+def test_a_record_longer_than_the_limit_is_refused_at_the_merge_in_a_short_message(tmp_path: Path) -> None:
+    rows = [row("j1"), row("j2", JOB_NAME="x" * (1 << 20)), row("j3")]
+    part = write_export(tmp_path / "p.csv", [[r[c] for c in KNOWN_COLUMNS] for r in rows], compress=False)
+    with pytest.raises(
+        UsageExportFormatError, match=r"Line: 3 .* Maximum line size of 1048576 bytes"
+    ) as caught:
+        merge_parts([part], tmp_path / "merged.csv", names=["p.csv"])
+    assert len(str(caught.value)) < 800
+    assert not (tmp_path / "merged.csv").exists()

@@ -8,11 +8,12 @@ workflow's own fields come from their first row. Credits are summed exactly and 
 values have (`0.1 + 0.2` is `0.3`); NULL (`\\N`) stays null.
 
 Memory stays bounded whatever the week's size (a two-pass bucketed writer):
-1. DuckDB reads the CSV (strictly) and renders every row's JSON pieces in SQL (`export_sql`); the
-   rows go, in file order, to one of several bucket files by their pipeline (Arrow IPC on disk), so that every
-   pipeline is whole in one bucket and a bucket holds a few tens of MB whatever the week's size;
-2. each bucket is grouped, summed and ordered with Arrow's compute functions (vectorised, no Python loop over
-   rows) into its pipelines' finished text, in order, with an index (sort key → byte range);
+1. DuckDB reads the CSV (strictly) and renders each job's JSON in SQL (`export_sql`), and a pipeline's
+   (workflow's) own fields where it changes from the row before (`_changed`); the rows go, in file order, to
+   one of several bucket files by their pipeline (Arrow IPC on disk), so that every pipeline is whole in one
+   bucket and a bucket holds a few MB whatever the week's size;
+2. each bucket is grouped, summed and ordered with Arrow's compute functions and numpy (vectorised, no Python
+   loop over rows) into its pipelines' finished text, in order, with an index (sort key → byte range);
 3. the document is written: head and totals first, then the buckets' pipelines merged by sort key.
 A job repeated under two different pipelines (which CircleCI's data does not have) is collapsed only when both
 land in the same bucket; otherwise both stay, and the JSON's job-count check reports it.

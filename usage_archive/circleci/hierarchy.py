@@ -243,7 +243,8 @@ class _Conversion:
         return found or export_sql.duckdb_problem(self.source, error)
 
     def first_row_sql(self) -> dict[str, str]:
-        """SQL for each of `FIRST_ROW_FIELDS`: a pipeline's (workflow's) rendered fields and sort keys."""
+        """SQL for each of `PIPELINE_FIRST` and `WORKFLOW_FIRST`: a pipeline's (workflow's) rendered fields and
+        sort keys."""
         h = self.header
         return {
             "phead": str(_Text().fields(PIPELINE_FIELDS, h)),
@@ -255,8 +256,8 @@ class _Conversion:
         }
 
     def query(self, buckets: int) -> str:
-        """Step 1's rows: bucket, keys, credits, the job's text, and `FIRST_ROW_FIELDS` on the rows where the
-        pipeline (workflow) changes from the row before (see `_changed`) and on every row with a typed value in
+        """Step 1's rows: bucket, keys, credits, the job's text, and `PIPELINE_FIRST` (`WORKFLOW_FIRST`) on the rows
+        where the pipeline (workflow) changes from the row before (see `_changed`) and on every row with a typed value in
         another form than CircleCI's (rendering them checks those values: an invalid one stops the query).
         Values used twice are rendered once."""
         h = self.header
@@ -341,7 +342,7 @@ class _Conversion:
         return [paths[b] for b in sorted(paths)]
 
     def first_rows(self, rns: Sequence[int]) -> dict[int, dict[str, str]]:
-        """`FIRST_ROW_FIELDS` of the given rows, for the pipelines' (workflows') first rows step 1 did not
+        """`PIPELINE_FIRST` and `WORKFLOW_FIRST` of the given rows, for the pipelines' (workflows') first rows step 1 did not
         render them on: a row whose job repeats an earlier row's (that row was dropped, so the next one is
         first), or, should DuckDB hand `_changed` rows that are not consecutive, a row at such a seam."""
         import pyarrow as pa
@@ -403,7 +404,8 @@ def _build_bucket(
     path: Path, names: Sequence[str], first_rows: FirstRows
 ) -> tuple[Callable[[], None], _Bucket]:
     """Group, sum and order one bucket (all of its pipelines are here) with Arrow compute functions and numpy;
-    returns the function that writes its text and index over the bucket's file, and what the totals need."""
+    returns the function that writes its text and index to a file beside the bucket's (whose rows it then
+    removes), and what the totals need."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -416,14 +418,14 @@ def _build_bucket(
     # Pipelines and workflows as integer codes; rows are in file order, so a code's first row is its first.
     pid_code = _codes(rows.column("pid"))
     wid_code = _codes(rows.column("wid"))
-    _, p_first, p_of_row = np.unique(pid_code, return_index=True, return_inverse=True)
-    _, w_first, w_of_row = np.unique(
+    _, p_at, p_of_row = np.unique(pid_code, return_index=True, return_inverse=True)
+    _, w_at, w_of_row = np.unique(
         pid_code * (int(wid_code.max()) + 1) + wid_code, return_index=True, return_inverse=True
     )
     # Their sort keys and own fields come from their first row.
     pipelines = pa.table(
-        {"pid": rows.column("pid").take(p_first)}
-        | _from_first_rows(rows, p_first, rn[p_first], PIPELINE_FIRST, first_rows)
+        {"pid": rows.column("pid").take(p_at)}
+        | _from_first_rows(rows, p_at, rn[p_at], PIPELINE_FIRST, first_rows)
     )
     p_order = pc.sort_indices(pipelines, [("p_created", "ascending"), ("pid", "ascending")]).to_numpy()
     pipelines = pipelines.take(p_order)
@@ -431,8 +433,8 @@ def _build_bucket(
     p_rank[p_order] = np.arange(len(p_order))
     # Workflows, then jobs, in document order.
     workflows = pa.table(
-        {"p_rank": p_rank[p_of_row[w_first]], "wid": rows.column("wid").take(w_first)}
-        | _from_first_rows(rows, w_first, rn[w_first], WORKFLOW_FIRST, first_rows)
+        {"p_rank": p_rank[p_of_row[w_at]], "wid": rows.column("wid").take(w_at)}
+        | _from_first_rows(rows, w_at, rn[w_at], WORKFLOW_FIRST, first_rows)
     )
     w_order = pc.sort_indices(
         workflows,

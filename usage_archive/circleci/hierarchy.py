@@ -423,19 +423,14 @@ def _build_bucket(
         pid_code * (int(wid_code.max()) + 1) + wid_code, return_index=True, return_inverse=True
     )
     # Their sort keys and own fields come from their first row.
-    pipelines = pa.table(
-        {"pid": rows.column("pid").take(p_at)}
-        | _from_first_rows(rows, p_at, rn[p_at], PIPELINE_FIRST, first_rows)
-    )
+    p_own, w_own = _from_first_rows(rows, rn, [(p_at, PIPELINE_FIRST), (w_at, WORKFLOW_FIRST)], first_rows)
+    pipelines = pa.table({"pid": rows.column("pid").take(p_at)} | p_own)
     p_order = pc.sort_indices(pipelines, [("p_created", "ascending"), ("pid", "ascending")]).to_numpy()
     pipelines = pipelines.take(p_order)
     p_rank = np.empty(len(p_order), np.int64)
     p_rank[p_order] = np.arange(len(p_order))
     # Workflows, then jobs, in document order.
-    workflows = pa.table(
-        {"p_rank": p_rank[p_of_row[w_at]], "wid": rows.column("wid").take(w_at)}
-        | _from_first_rows(rows, w_at, rn[w_at], WORKFLOW_FIRST, first_rows)
-    )
+    workflows = pa.table({"p_rank": p_rank[p_of_row[w_at]], "wid": rows.column("wid").take(w_at)} | w_own)
     w_order = pc.sort_indices(
         workflows,
         [("p_rank", "ascending"), ("w_queued", "ascending"), ("w_name", "ascending"), ("wid", "ascending")],
@@ -562,23 +557,31 @@ def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _from_first_rows(
-    rows: pa.Table, at: Any, rns: Any, columns: Sequence[str], first_rows: FirstRows
-) -> dict[str, pa.Array]:
-    """`columns` of the rows at positions `at` (numbered `rns`, each a pipeline's or workflow's first row);
-    where step 1 left them null, `first_rows` renders them."""
+    rows: pa.Table, rn: Any, firsts: Sequence[tuple[Any, Sequence[str]]], first_rows: FirstRows
+) -> list[dict[str, pa.Array]]:
+    """For each (positions, columns) of `firsts`: those columns of the rows at those positions (each row a
+    pipeline's or a workflow's first). Where step 1 left them null, one call of `first_rows` (one more read of
+    the file) renders the missing rows of all of them."""
     import numpy as np
     import pyarrow as pa
 
-    taken = {column: _array(rows.column(column).take(at)) for column in columns}
-    missing = np.flatnonzero(taken[columns[0]].is_null().to_numpy(zero_copy_only=False))
-    if len(missing) == 0:
+    taken = [{column: _array(rows.column(column).take(at)) for column in columns} for at, columns in firsts]
+    missing = [
+        np.flatnonzero(own[columns[0]].is_null().to_numpy(zero_copy_only=False))
+        for own, (_, columns) in zip(taken, firsts, strict=True)
+    ]
+    wanted = sorted({int(rn[at[i]]) for (at, _), where in zip(firsts, missing, strict=True) for i in where})
+    if not wanted:
         return taken
-    found = first_rows([int(r) for r in rns[missing]])
-    for column in columns:
-        values = taken[column].to_pylist()
-        for i in missing:
-            values[i] = found[int(rns[i])][column]
-        taken[column] = pa.array(values, pa.string())
+    found = first_rows(wanted)
+    for own, (at, columns), where in zip(taken, firsts, missing, strict=True):
+        if len(where) == 0:
+            continue
+        for column in columns:
+            values = own[column].to_pylist()
+            for i in where:
+                values[i] = found[int(rn[at[i]])][column]
+            own[column] = pa.array(values, pa.string())
     return taken
 
 

@@ -1,17 +1,18 @@
 """A usage export CSV as DuckDB reads it, for the merge's check and the hierarchical JSON.
 
 Why DuckDB: its CSV reader is strict and fast, and it renders every value to its JSON text in vectorised SQL,
-streaming, in file order, in a few MB; the same in Python costs several times the CPU. (`src` numbers the rows
-with a window function, which runs on one thread; the merge's check and the JSON's first step read `cells`, the
-same rows unnumbered, on every core, in file order.) SQL renders the forms CircleCI writes (plain numbers,
+streaming, in file order, in a few MB; the same in Python costs several times the CPU. (`src` numbers the
+rows with a window function, which runs on one thread; the merge's check and the JSON's first step read
+`cells`, the same rows unnumbered, on every core, in file order.) SQL renders the forms CircleCI writes (plain numbers,
 `True`/`False`, UTC timestamps, text without quotes, backslashes or control characters); every other form goes
 through the Python rule in `dialect` (registered as a function, called only for those values), so SQL and
-Python cannot disagree. A value that is not of its column's
-kind makes that function raise, which stops the query.
+Python cannot disagree. A value that is not of its column's kind makes that function raise, which stops the
+query.
 
 `cells` is the file's records in file order, every column as text, an empty field as ''; `src` is the same
 with `rn` (1 for the first data record). Reading is strict: an unterminated quote, a character after a closing
-quote or a row of the wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and line with `dialect`.
+quote or a row of the wrong width stops the query (`duckdb.Error`); `locate_problem` then finds the file and
+line with `dialect`.
 (Blanks between a closing quote and the next comma are the one thing DuckDB's reader skips where the RFC says
 the file is wrong.)
 """
@@ -34,11 +35,11 @@ if TYPE_CHECKING:
 # Only streaming queries run here (no joins or sorts), so DuckDB needs little; its allocator is asked to give
 # memory back early.
 MEMORY_LIMIT_MB = 128
-# How much of the file DuckDB reads at a time (its default is 32 MB). A query whose rows come out in file order
-# (the JSON's first pass) holds the rendered rows of every buffer in flight: 2 MB (measured: with 8 MB buffers
-# that pass peaked at 386 MB instead of 280 at 1M rows; with 1 MB ones DuckDB kept buffers it had read, up to
-# 40-50 MB more at 3M rows). The merge's check only counts: 8 MB (its scan 30 % faster than with 1 MB). A
-# record is at most MAX_RECORD long either way.
+# How much of the file DuckDB reads at a time (its default is 32 MB). A query whose rows come out in file
+# order (the JSON's first pass) holds the rendered rows of every buffer in flight: 2 MB (measured: with 8 MB
+# buffers that pass peaked at 386 MB instead of 280 at 1M rows; with 1 MB ones DuckDB kept buffers it had
+# read, up to 40-50 MB more at 3M rows). The merge's check only counts: 8 MB (its scan 30 % faster than with
+# 1 MB). A record is at most MAX_RECORD long either way.
 READ_BUFFER = 2 << 20
 CHECK_BUFFER = 8 << 20
 MAX_RECORD = 1 << 20
@@ -137,8 +138,8 @@ def ident(name: str) -> str:
 
 def render(column: str, header: Sequence[str], escaped: str | None = None, plain: str | None = None) -> str:
     """SQL for the column's JSON text; a column the file lacks is NULL (`\\N`). `escaped` and `plain` name
-    per-row flags that spare a check per value: for a text column, `escaped` (see `escaped_sql`) false means no
-    text value in the row needs escaping; for a number or a timestamp, `plain` (see `plain_sql`) true means
+    per-row flags that spare a check per value: for a text column, `escaped` (see `escaped_sql`) false means
+    no text value in the row needs escaping; for a number or a timestamp, `plain` (see `plain_sql`) true means
     every typed value in the row is in a form CircleCI writes, so it is rendered without checking it again."""
     value = ident(column) if column in header else literal("\\N")
     kind = value_kind(column)

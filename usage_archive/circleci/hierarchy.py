@@ -116,8 +116,8 @@ JOB_FIELDS: Layout = (
     ("cpu_utilization_pct", (("median", "MEDIAN_CPU_UTILIZATION_PCT"), ("max", "MAX_CPU_UTILIZATION_PCT"))),
     ("ram_utilization_pct", (("median", "MEDIAN_RAM_UTILIZATION_PCT"), ("max", "MAX_RAM_UTILIZATION_PCT"))),
 )
-# A pipeline's (workflow's) own rendered fields and sort keys, which come from its first row. Step 1 renders them
-# only where the pipeline (workflow) changes, found by the SQL function CHANGED (`_changed`).
+# A pipeline's (workflow's) own rendered fields and sort keys, which come from its first row. Step 1 renders
+# them only where the pipeline (workflow) changes, found by the SQL function CHANGED (`_changed`).
 PIPELINE_FIRST = ("phead", "p_created", "org")
 WORKFLOW_FIRST = ("whead", "w_queued", "w_name")
 CHANGED = "py_changed"
@@ -196,7 +196,8 @@ def _job_sql(header: Sequence[str], credits: Sequence[str], rendered: dict[str, 
 
 def _flagged(source: str, header: Sequence[str]) -> str:
     """The rows of `source` with the per-row flags `render` uses (`ESCAPED`, `PLAIN`)."""
-    return f"SELECT *, {escaped_sql(header, header)} AS {ESCAPED}, {plain_sql(header, header)} AS {PLAIN} FROM {source}"
+    escaped, plain = escaped_sql(header, header), plain_sql(header, header)
+    return f"SELECT *, {escaped} AS {ESCAPED}, {plain} AS {PLAIN} FROM {source}"
 
 
 def _value(column: str, header: Sequence[str]) -> str:
@@ -243,8 +244,8 @@ class _Conversion:
         return found or export_sql.duckdb_problem(self.source, error)
 
     def first_row_sql(self) -> dict[str, str]:
-        """SQL for each of `PIPELINE_FIRST` and `WORKFLOW_FIRST`: a pipeline's (workflow's) rendered fields and
-        sort keys."""
+        """SQL for each of `PIPELINE_FIRST` and `WORKFLOW_FIRST`: a pipeline's (workflow's) rendered fields
+        and sort keys."""
         h = self.header
         return {
             "phead": str(_Text().fields(PIPELINE_FIELDS, h)),
@@ -256,10 +257,10 @@ class _Conversion:
         }
 
     def query(self, buckets: int) -> str:
-        """Step 1's rows: bucket, keys, credits, the job's text, and `PIPELINE_FIRST` (`WORKFLOW_FIRST`) on the rows
-        where the pipeline (workflow) changes from the row before (see `_changed`) and on every row with a typed value in
-        another form than CircleCI's (rendering them checks those values: an invalid one stops the query).
-        Values used twice are rendered once."""
+        """Step 1's rows: bucket, keys, credits, the job's text, and `PIPELINE_FIRST` (`WORKFLOW_FIRST`) on
+        the rows where the pipeline (workflow) changes from the row before (see `_changed`) and on every row
+        with a typed value in another form than CircleCI's (rendering them checks those values: an invalid one
+        stops the query). Values used twice are rendered once."""
         h = self.header
         rendered = {c: f"c{i}" for i, c in enumerate(self.credits)} | {"JOB_RUN_QUEUED_AT": "j_queued"}
         credits = ", ".join(f"{render(c, h, plain=PLAIN)} AS c{i}" for i, c in enumerate(self.credits))
@@ -274,7 +275,8 @@ class _Conversion:
             {_job_sql(h, self.credits, rendered)} AS job, {own}
             FROM (SELECT *, p_changed OR NOT {PLAIN} AS new_p, p_changed OR w_changed OR NOT {PLAIN} AS new_w
                 FROM (SELECT *, {render("JOB_RUN_QUEUED_AT", h, plain=PLAIN)} AS j_queued, {credits},
-                    {CHANGED}({ident("PIPELINE_ID")}) AS p_changed, {CHANGED}({ident("WORKFLOW_ID")}) AS w_changed
+                    {CHANGED}({ident("PIPELINE_ID")}) AS p_changed,
+                    {CHANGED}({ident("WORKFLOW_ID")}) AS w_changed
                     FROM ({_flagged("cells", h)})))"""
 
     def split(self, buckets: int) -> list[Path]:
@@ -342,9 +344,10 @@ class _Conversion:
         return [paths[b] for b in sorted(paths)]
 
     def first_rows(self, rns: Sequence[int]) -> dict[int, dict[str, str]]:
-        """`PIPELINE_FIRST` and `WORKFLOW_FIRST` of the given rows, for the pipelines' (workflows') first rows step 1 did not
-        render them on: a row whose job repeats an earlier row's (that row was dropped, so the next one is
-        first), or, should DuckDB hand `_changed` rows that are not consecutive, a row at such a seam."""
+        """`PIPELINE_FIRST` and `WORKFLOW_FIRST` of the given rows: first rows of pipelines (workflows) that
+        step 1 did not render them on. Such a row follows one whose job repeats an earlier row's (that row was
+        dropped, so this one is first), or, should DuckDB hand `_changed` rows that are not consecutive, sits
+        at such a seam."""
         import pyarrow as pa
 
         sql = self.first_row_sql()

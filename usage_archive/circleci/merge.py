@@ -15,7 +15,6 @@ import csv
 import gzip
 import io
 import os
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ COPY_CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = dialect.BOM.encode()
 # What a damaged gzip part raises while it is read: cut short, a bad CRC or header, a corrupt deflate block.
-GZIP_ERRORS = (EOFError, gzip.BadGzipFile, igzip_lib.IsalError, zlib.error)
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, igzip_lib.IsalError)
 
 
 @dataclass(frozen=True)
